@@ -1,0 +1,32 @@
+/* llm-worker configuration: one table, environment first. */
+#ifndef LLM_CONFIG_H
+#define LLM_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+
+struct llm_config {
+    char *brokers;
+    char *group;
+    char *base_url;
+    char *api_key;
+    char *model;
+    char *system_prompt;
+    int64_t max_turns;          /* concurrent turns in this process */
+    int64_t max_tool_rounds;
+    int64_t max_tokens;
+    int64_t history_max;        /* messages kept per session */
+    int64_t turn_frames_max;    /* frames one turn may emit (seq budget) */
+    int64_t request_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_retries;
+    int64_t backoff_ms;
+    int64_t session_idle_s;     /* evict idle sessions from memory after this */
+    int64_t commit_interval_ms;
+};
+
+/* Load from the environment and argv. Returns 0, 1 after --help, or
+ * SH_EINVAL (message already printed). Free with llm_config_free(). */
+int llm_config_load(struct llm_config *c, int argc, char **argv);
+void llm_config_free(struct llm_config *c);
+
+#endif

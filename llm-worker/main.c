@@ -1,0 +1,103 @@
+/* llm-worker: consumes chat requests, streams LLM answers back through Kafka.
+ * main() only wires the parts together; see docs/ARCHITECTURE.md. */
+#include "config.h"
+#include "intake.h"
+#include "tools.h"
+#include "worker.h"
+#include "sh_err.h"
+#include "sh_kafka.h"
+#include "sh_log.h"
+#include "sh_map.h"
+#include "sh_oai_client.h"
+#include "sh_signal.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct llm_worker *the_worker;
+
+/* Async-signal-safe enough: curl_multi_wakeup writes to a socketpair. */
+static void wake(void)
+{
+    if (the_worker && the_worker->llm)
+        sh_oai_client_wakeup(the_worker->llm);
+}
+
+static void free_session(void *ctx, const char *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    llm_session_destroy(val);
+}
+
+int main(int argc, char **argv)
+{
+    struct llm_config cfg;
+    struct llm_worker w;
+    char err[512];
+    int rc = 1;
+
+    memset(&w, 0, sizeof(w));
+    sh_log_init("llm-worker");
+    rc = llm_config_load(&cfg, argc, argv);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    rc = 1;
+    w.cfg = &cfg;
+    w.t_requests = sh_topic(SH_TOPIC_REQUESTS);
+    w.t_events = sh_topic(SH_TOPIC_EVENTS);
+    w.t_context = sh_topic(SH_TOPIC_CONTEXT);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+        goto out;
+    struct sh_oai_client_conf oc = {
+        .base_url = cfg.base_url,
+        .api_key = cfg.api_key,
+        .timeout_ms = cfg.request_timeout_ms,
+        .idle_timeout_ms = cfg.idle_timeout_ms,
+        .max_retries = (int)cfg.max_retries,
+        .backoff_base_ms = cfg.backoff_ms,
+        .max_transfers = (int)cfg.max_turns,
+    };
+    w.llm = sh_oai_client_create(&oc);
+    w.sessions = sh_map_create();
+    w.tools = llm_tools_schema();
+    if (!w.llm || !w.sessions || !w.tools) {
+        sh_log(SH_LOG_ERROR, "startup failed", "err=\"cannot create the LLM client\"");
+        goto out;
+    }
+    the_worker = &w;
+    if (sh_signal_install(wake))
+        goto out;
+    w.producer = sh_producer_create(cfg.brokers, llm_worker_on_delivery, &w, err, sizeof(err));
+    if (!w.producer) {
+        sh_log(SH_LOG_ERROR, "kafka producer", "err=\"%s\"", err);
+        goto out;
+    }
+    if (llm_intake_create(&w))
+        goto out;
+    sh_log(SH_LOG_INFO, "llm-worker started", "brokers=%s group=%s llm=%s model=%s", cfg.brokers,
+           cfg.group, cfg.base_url, cfg.model);
+    llm_worker_run(&w, 15000);
+    rc = 0;
+out:
+    /* Order: leave the group, flush what was produced, then free. */
+    llm_intake_destroy(&w);
+    sh_producer_destroy(w.producer);
+    sh_oai_client_destroy(w.llm);
+    if (w.sessions)
+        sh_map_each(w.sessions, free_session, NULL);
+    sh_map_destroy(w.sessions);
+    json_decref(w.tools);
+    for (int i = 0; i < w.n_parts; i++)
+        llm_offsets_free(&w.parts[i].offs);
+    free(w.parts);
+    the_worker = NULL;
+    curl_global_cleanup();
+    sh_log(SH_LOG_INFO, "llm-worker stopped", "turns=%llu tokens=%llu errors=%llu",
+           (unsigned long long)w.n_turns, (unsigned long long)w.n_tokens,
+           (unsigned long long)w.n_errors);
+    llm_config_free(&cfg);
+    return rc;
+}
