@@ -227,7 +227,7 @@ class Stack:
 
     def start_mock(self, env: dict | None = None, timeout: float = 15) -> Service:
         e = service_base_env()
-        e.update({"MOCK_LLM_PORT": "0", "MOCK_PORT": "0", "PORT": "0", "MOCK_LLM_HOST": "127.0.0.1"})
+        e.update({"MOCK_LLM_PORT": "0", "MOCK_LLM_HOST": "127.0.0.1"})
         e.update(self.extra_mock_env)
         e.update(env or {})
         svc = self._service("mock-llm", "mock-llm", e)
@@ -242,8 +242,7 @@ class Stack:
         svc = self.mock
         svc.terminate()
         port = svc.port
-        for k in ("MOCK_LLM_PORT", "MOCK_PORT", "PORT"):
-            svc.env[k] = str(port)
+        svc.env["MOCK_LLM_PORT"] = str(port)
         svc.start()
         svc.wait_log(r"listening\b.*\bport=(\d+)", timeout)
         return svc
@@ -278,6 +277,7 @@ class Stack:
         e["GATEWAY_PORT"] = str(port)
         e["GATEWAY_HOST"] = "127.0.0.1"
         e["GATEWAY_ID"] = f"{self.ns}-gw{n}"
+        e["GATEWAY_LLM_LABEL"] = "mock"
         e.update(self.extra_gateway_env)
         e.update(env or {})
         svc = self._service(f"gateway-{n}", "gateway", e)

@@ -29,6 +29,7 @@ def test_weather_question_calls_the_tool(stack):
             assert isinstance(args, dict), f"arguments is not a JSON object: {call}"
             assert "Paris" in args.get("location", ""), args
             temp, cond = check_result_matches(call, results[0])
+            assert "Paris" in results[0]["content"].get("location", ""), results[0]
 
             # Order: the call, then its result, then the answer's tokens, then done.
             types = [f["type"] for f in t.frames]
@@ -71,6 +72,19 @@ def test_fahrenheit_unit_is_passed(stack):
             assert calls[0]["arguments"].get("unit") == "fahrenheit", calls[0]
             assert "Oslo" in calls[0]["arguments"]["location"]
             assert t.finish_reason == "stop"
+    run(body())
+
+
+def test_simulated_weather_is_deterministic_per_city(stack):
+    async def body():
+        contents = []
+        for user in ("weather_a", "weather_b"):
+            async with await WsClient.open(stack.ws_url(f"/ws/session/{user}")) as c:
+                t = await c.turn("How is the weather in Madrid?")
+                res = t.of_type("tool_result")
+                assert len(res) == 1, t.frames
+                contents.append(res[0]["content"])
+        assert contents[0] == contents[1]
     run(body())
 
 

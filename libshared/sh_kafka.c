@@ -2,6 +2,7 @@
  * wrapper with delivery callbacks, and topic creation. */
 #include "sh_kafka.h"
 #include "sh_err.h"
+#include "sh_log.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -70,25 +71,45 @@ static int apply_env_passthrough(rd_kafka_conf_t *conf, char *err, size_t errlen
     return SH_OK;
 }
 
+/* librdkafka's own log lines, in our format. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum sh_log_level lv = level <= 3 ? SH_LOG_ERROR : level <= 4 ? SH_LOG_WARN
+                         : level <= 6 ? SH_LOG_INFO : SH_LOG_DEBUG;
+
+    sh_log(lv, "librdkafka", "client=%s facility=%s detail=\"%s\"", rd_kafka_name(rk), fac, buf);
+}
+
 rd_kafka_conf_t *sh_kafka_conf(const char *brokers, const char *group, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Latency first: no batching delay, no Nagle, short fetch waits. */
-    static const char *const defaults[] = {
+    static const char *const common[] = {
         "socket.nagle.disable", "true",
-        "linger.ms", "0",
-        "fetch.wait.max.ms", "10",
-        "fetch.error.backoff.ms", "50",
         "reconnect.backoff.ms", "50",
         "reconnect.backoff.max.ms", "2000",
-        "partitioner", "murmur2_random",      /* same key -> partition as Java clients */
         "topic.metadata.refresh.interval.ms", "30000",
         "log.connection.close", "false",
         NULL,
     };
+    static const char *const producer[] = {
+        "linger.ms", "0",
+        "partitioner", "murmur2_random",      /* same key -> partition as Java clients */
+        NULL,
+    };
+    static const char *const consumer[] = {
+        "fetch.wait.max.ms", "10",
+        "fetch.error.backoff.ms", "50",
+        NULL,
+    };
+    const char *const *role = group ? consumer : producer;
 
-    for (int i = 0; defaults[i]; i += 2)
-        if (sh_kafka_set(conf, defaults[i], defaults[i + 1], err, errlen))
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    for (int i = 0; common[i]; i += 2)
+        if (sh_kafka_set(conf, common[i], common[i + 1], err, errlen))
+            goto fail;
+    for (int i = 0; role[i]; i += 2)
+        if (sh_kafka_set(conf, role[i], role[i + 1], err, errlen))
             goto fail;
     if (sh_kafka_set(conf, "bootstrap.servers", brokers, err, errlen))
         goto fail;

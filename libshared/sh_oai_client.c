@@ -138,7 +138,6 @@ static void finish(struct sh_oai_client *c, struct req *r, enum sh_oai_class cls
     else
         c->dhead = r;
     c->dtail = r;
-    c->n_active--;
 }
 
 static void req_free(struct sh_oai_client *c, struct req *r)
@@ -208,6 +207,7 @@ static void drain_done(struct sh_oai_client *c)
         else
             c->tail = r->prev;
         req_free(c, r);
+        c->n_active--;
         c->completed++;
     }
 }
@@ -382,7 +382,7 @@ static void pump_queue(struct sh_oai_client *c)
 
 static void deliver(struct sh_oai_client *c, struct req *r, const struct sh_oai_delta *d)
 {
-    if (!r->cb.on_delta)
+    if (!r->cb.on_delta || !r->stream)     /* a non-streaming caller only wants on_done */
         return;
     if (d->content_len || d->n_tools)
         r->delivered = true;
@@ -690,6 +690,8 @@ int sh_oai_client_poll(struct sh_oai_client *c, int timeout_ms)
     int64_t now = now_ms(), next;
     int left, still, rc = 0;
 
+    if (c->depth > 0)
+        return SH_EFORBID;                 /* not from inside a callback */
     c->completed = 0;
     run_timers(c, now, false);
     pump_queue(c);
@@ -865,8 +867,12 @@ struct sh_oai_client *sh_oai_client_create(const struct sh_oai_client_conf *conf
     c->conf.max_event_bytes = conf->max_event_bytes ? conf->max_event_bytes
                                                     : SH_SSE_DEFAULT_MAX_EVENT;
     c->conf.max_body_bytes = conf->max_body_bytes ? conf->max_body_bytes : 16u << 20;
-    if (c->conf.backoff_base_ms < 1 || c->conf.backoff_max_ms < c->conf.backoff_base_ms)
-        goto fail;
+    if (c->conf.connect_timeout_ms < 0)
+        c->conf.connect_timeout_ms = 0;    /* curl's own default */
+    if (c->conf.backoff_base_ms < 1)
+        c->conf.backoff_base_ms = 1;
+    if (c->conf.backoff_max_ms < c->conf.backoff_base_ms)
+        c->conf.backoff_max_ms = c->conf.backoff_base_ms;
     blen = strlen(conf->base_url);
     while (blen && conf->base_url[blen - 1] == '/')
         blen--;

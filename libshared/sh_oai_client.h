@@ -15,10 +15,13 @@ struct sh_oai_client_conf {
     const char *api_key;          /* "Authorization: Bearer ..." unless NULL or "" */
     long connect_timeout_ms;      /* TCP+TLS connect, per attempt [10000] */
     long timeout_ms;              /* whole transfer, per attempt [600000]; < 0 disables */
-    long idle_timeout_ms;         /* no byte received for this long [60000]; < 0 disables */
-    int max_retries;              /* retries after the first attempt [4]; < 0 means 0 */
+    long idle_timeout_ms;         /* no byte received for this long, counted from the start of
+                                   * each attempt [60000]; < 0 disables */
+    int max_retries;              /* retries after the first attempt [4]; 0 takes the default,
+                                   * so pass a negative value for "no retries" */
     long backoff_base_ms;         /* first retry delay before jitter [250] */
-    long backoff_max_ms;          /* cap on a computed delay [8000] */
+    long backoff_max_ms;          /* cap on a computed delay [8000]; raised to the base if
+                                   * below it */
     long max_retry_after_ms;      /* a retry-after longer than this is not waited for:
                                    * the request fails instead [60000] */
     int max_transfers;            /* transfers running at once; more wait in a queue [64] */
@@ -108,13 +111,15 @@ int sh_oai_client_cancel(struct sh_oai_client *c, uint64_t req_id);
 
 /* Wait up to 'timeout_ms' (0 = don't wait) for network activity or a timer, move every transfer
  * forward and run the callbacks that are due. Returns early after doing work, so call it in a
- * loop. Returns the number of requests finished during the call, or SH_EIO when curl fails. */
+ * loop. Returns the number of requests finished during the call, SH_EIO when curl fails, or
+ * SH_EFORBID when called from inside a callback. */
 int sh_oai_client_poll(struct sh_oai_client *c, int timeout_ms);
 
 /* Make a poll() blocked in another thread return soon. The only thread-safe call. */
 int sh_oai_client_wakeup(struct sh_oai_client *c);
 
-/* Requests started and not yet finished (running, queued or waiting for a retry). */
+/* Requests started whose on_done has not run yet (running, queued, waiting for a retry, or
+ * finished with on_done still to be delivered by the next poll). */
 size_t sh_oai_client_active(const struct sh_oai_client *c);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 17
+#define N_ITEMS 18
 
 static void table(struct llm_config *c, struct sh_cfg_item *t)
 {
@@ -45,10 +45,13 @@ static void table(struct llm_config *c, struct sh_cfg_item *t)
         {"backoff-ms", "LLM_BACKOFF_MS", SH_CFG_INT, "250", 1, 60000, false,
          "first retry delay (doubles, with jitter; retry-after wins)", &c->backoff_ms},
         {"session-idle-s", "LLM_SESSION_IDLE_S", SH_CFG_INT, "3600", 1, 604800, false,
-         "idle sessions are dropped from memory after this (their context stays in Kafka)",
+         "replay buffers of sessions idle this long are freed",
          &c->session_idle_s},
         {"commit-interval-ms", "LLM_COMMIT_INTERVAL_MS", SH_CFG_INT, "200", 10, 60000, false,
          "how often finished request offsets are committed", &c->commit_interval_ms},
+        {"session-end-grace-ms", "SESSION_END_GRACE_MS", SH_CFG_INT, "5000", 0, 86400000, false,
+         "a session ends when no WebSocket has held it for this long (a reload resumes it)",
+         &c->end_grace_ms},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -22,6 +22,7 @@ struct llm_config {
     int64_t backoff_ms;
     int64_t session_idle_s;     /* evict idle sessions from memory after this */
     int64_t commit_interval_ms;
+    int64_t end_grace_ms;       /* no WebSocket for this long ends a session */
 };
 
 /* Load from the environment and argv. Returns 0, 1 after --help, or

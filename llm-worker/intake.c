@@ -11,6 +11,7 @@
 #include "sh_log.h"
 #include "sh_map.h"
 #include "sh_oai_client.h"
+#include "sh_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->gen++;
             llm_offsets_free(&p->offs);
         }
-        sh_log(SH_LOG_INFO, "partitions assigned", "count=%d sessions_restored=%d", parts->cnt, n);
+        sh_log(SH_LOG_INFO, "partitions assigned", "count=%d snapshots_read=%d", parts->cnt, n);
         if (coop)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
@@ -250,6 +251,9 @@ static void dispatch(struct llm_worker *w, const rd_kafka_message_t *m)
         llm_req_release(w, req);
         return;
     }
+    s = sh_map_get(w->sessions, e.session_id);
+    if (s)
+        s->last_active_ms = sh_mono_ms();
     if (!strcmp(e.type, "user_message")) {
         on_user_message(w, &e, m->partition, req);
     } else if (!strcmp(e.type, "session_open")) {

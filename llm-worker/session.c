@@ -60,26 +60,28 @@ json_t *llm_session_snapshot(const struct llm_session *s)
 
     for (int i = 0; routes && i < s->n_routes; i++)
         json_array_append_new(routes, json_string(s->routes[i]));
-    return json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:s, s:I, s:o*}",
+    return json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:s, s:I, s:I, s:o*}",
                      "user_id", s->user_id, "created_ms", (json_int_t)s->created_ms,
                      "next_seq", (json_int_t)s->next_seq, "history", s->history,
                      "done_turns", s->done_turns, "client_ids", s->client_ids,
                      "running_turn", s->running_turn, "seq_reserved",
-                     (json_int_t)s->seq_reserved, "routes", routes);
+                     (json_int_t)s->seq_reserved, "closed_ms", (json_int_t)s->closed_ms,
+                     "routes", routes);
 }
 
 struct llm_session *llm_session_restore(const char *id, int32_t partition, json_t *snap)
 {
     const char *user = NULL, *running = "";
-    json_int_t created = 0, next_seq = 0, reserved = 0;
+    json_int_t created = 0, next_seq = 0, reserved = 0, closed = 0;
     json_t *history = NULL, *done = NULL, *clients = NULL, *routes = NULL;
     struct llm_session *s;
     json_error_t jerr;
 
-    if (json_unpack_ex(snap, &jerr, 0, "{s:s, s?I, s:I, s:o, s?o, s?o, s?s, s?I, s?o}",
+    if (json_unpack_ex(snap, &jerr, 0, "{s:s, s?I, s:I, s:o, s?o, s?o, s?s, s?I, s?I, s?o}",
                        "user_id", &user, "created_ms", &created, "next_seq", &next_seq,
                        "history", &history, "done_turns", &done, "client_ids", &clients,
-                       "running_turn", &running, "seq_reserved", &reserved, "routes", &routes))
+                       "running_turn", &running, "seq_reserved", &reserved, "closed_ms", &closed,
+                       "routes", &routes))
         return NULL;
     if (!json_is_array(history) || next_seq < 0)
         return NULL;
@@ -96,6 +98,7 @@ struct llm_session *llm_session_restore(const char *id, int32_t partition, json_
         json_array_extend(s->client_ids, clients);
     set_str(s->running_turn, sizeof(s->running_turn), running);
     s->seq_reserved = reserved;
+    s->closed_ms = closed;
     /* A turn was running when this snapshot was taken: its frames may have
      * used any seq up to the reservation, so start after it. */
     if (s->running_turn[0] && s->next_seq < reserved)
@@ -112,6 +115,7 @@ struct llm_session *llm_session_restore(const char *id, int32_t partition, json_
 
 int llm_session_route_add(struct llm_session *s, const char *topic)
 {
+    s->closed_ms = 0;
     for (int i = 0; i < s->n_routes; i++)
         if (!strcmp(s->routes[i], topic))
             return SH_OK;
@@ -130,7 +134,8 @@ void llm_session_route_del(struct llm_session *s, const char *topic)
         if (strcmp(s->routes[i], topic) != 0)
             continue;
         memmove(s->routes[i], s->routes[i + 1], sizeof(s->routes[0]) * (size_t)(s->n_routes - i - 1));
-        s->n_routes--;
+        if (--s->n_routes == 0)
+            s->closed_ms = sh_now_ms();
         return;
     }
 }

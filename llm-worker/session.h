@@ -42,6 +42,7 @@ struct llm_session {
     int64_t seq_reserved;       /* seq values below this may already be used */
     char routes[LLM_MAX_ROUTES][SH_TOPIC_MAX + 1];
     int n_routes;
+    int64_t closed_ms;          /* wall clock when the last route left; 0 = open or ended */
     struct llm_turn *turn;      /* running turn or NULL */
     struct llm_pending *pending, *pending_tail;
     struct llm_frame *frames;   /* replay buffer: current or last turn */

@@ -106,6 +106,35 @@ void llm_worker_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err)
     llm_req_release(w, r);
 }
 
+struct sweep_ctx {
+    struct llm_worker *w;
+    int64_t now, mono;
+};
+
+/* Once a second: end sessions nobody holds any more, free stale replays. */
+static void sweep_one(void *ctx, const char *key, void *val)
+{
+    struct sweep_ctx *c = ctx;
+    struct llm_session *s = val;
+    char salt[64];
+
+    (void)key;
+    if (s->n_frames && !s->turn &&
+        c->mono - s->last_active_ms > c->w->cfg->session_idle_s * 1000)
+        llm_session_frames_clear(s);
+    if (!s->closed_ms || s->turn || s->pending || c->now - s->closed_ms < c->w->cfg->end_grace_ms)
+        return;
+    /* The id is derived from the close time: a re-run of this sweep after
+     * a crash produces the same event, a later close a new one. */
+    snprintf(salt, sizeof(salt), "session_end:%lld", (long long)s->closed_ms);
+    llm_emit_event(c->w, s, NULL, "session_end", s->id, salt,
+                   json_pack("{s:I, s:I}", "start_ts", (json_int_t)s->created_ms, "end_ts",
+                             (json_int_t)s->closed_ms), NULL);
+    sh_log(SH_LOG_INFO, "session ended", "session=%s user=%s", s->id, s->user_id);
+    s->closed_ms = 0;
+    llm_emit_context(c->w, s, NULL);
+}
+
 static void abandon_all(void *ctx, const char *key, void *val)
 {
     (void)key;
@@ -130,6 +159,11 @@ int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
         sh_producer_poll(w->producer, 0);
         if (sh_oai_client_poll(w->llm, n ? 0 : 100) < 0)
             sh_log(SH_LOG_ERROR, "curl multi failed", NULL);
+        if (sh_mono_ms() - w->last_sweep_ms >= 1000) {
+            struct sweep_ctx c = {w, sh_now_ms(), sh_mono_ms()};
+            sh_map_each(w->sessions, sweep_one, &c);
+            w->last_sweep_ms = c.mono;
+        }
         if (sh_mono_ms() - w->last_commit_ms >= w->cfg->commit_interval_ms) {
             llm_worker_commit(w, false);
             w->last_commit_ms = sh_mono_ms();

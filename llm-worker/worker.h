@@ -44,6 +44,7 @@ struct llm_worker {
     json_t *tools;                  /* tools schema sent to the model */
     const char *t_requests, *t_events, *t_context;
     int64_t last_commit_ms;
+    int64_t last_sweep_ms;
     uint64_t n_turns, n_tokens, n_errors;
 };
 

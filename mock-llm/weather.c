@@ -12,10 +12,11 @@
 
 #define DEFAULT_CITY "San Francisco"
 
-/* Words that end a question rather than name a place: "in Paris today?" is about Paris. */
+/* Words that end a question rather than name a place: "in Paris today?" is about Paris.
+ * Longer phrases first, so "right now" goes before "now" could leave "right" behind. */
 static const char *const fillers[] = {
-    "today", "tomorrow", "tonight", "now", "right now", "currently", "please", "this week",
-    "this weekend", "at the moment", "like", "then", "again", "as well", "too",
+    "right now", "this week", "this weekend", "at the moment", "as well", "today", "tomorrow",
+    "tonight", "now", "currently", "please", "like", "then", "again", "too",
 };
 
 static const char *const unit_words[] = {"fahrenheit", "celsius", "degrees", "kelvin"};

@@ -5,12 +5,13 @@
 #   1. Debian packages: checked with one dpkg-query; when some are missing, one `apt-get update`
 #      and one `apt-get install` for just those (no recommends).
 #   2. Python test packages from requirements-test.txt with pip, skipped while a stamp
-#      ($STATE_DIR/deps/pip.stamp) matches the file and the modules import.
+#      (<repo>/.state/deps/pip.stamp: it is about the machine, not about one STATE_DIR)
+#      matches the file and the python3, and the modules import.
 #   3. The Kafka broker jars (scripts/kafka.sh fetch), skipped when present.
 # A re-run with everything present takes well under 2 s and prints one line.
 #
 # Environment (all optional):
-#   STATE_DIR       state folder, default <repo>/.state (stamps, Kafka jars)
+#   STATE_DIR       state folder, default <repo>/.state (Kafka jars, see scripts/kafka.sh)
 #   DEPS_EXTRA_APT  more Debian packages to ensure, space-separated
 #   DEPS_SKIP       space-separated phases to skip: apt pip kafka
 set -euo pipefail
@@ -77,7 +78,7 @@ apt_phase() {
 }
 
 pip_phase() {
-    local req="$REPO/requirements-test.txt" stamp="$STATE_DIR/deps/pip.stamp" want
+    local req="$REPO/requirements-test.txt" stamp="$REPO/.state/deps/pip.stamp" want
     [[ -f "$req" ]] || die "$req missing"
     want="$(printf '%s %s' "$(command -v python3)" "$(sha1sum <"$req")")"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] &&
@@ -124,4 +125,6 @@ kafka_phase() {
 [[ "$DEPS_SKIP" == *" apt "* ]] || apt_phase
 [[ "$DEPS_SKIP" == *" pip "* ]] || pip_phase
 [[ "$DEPS_SKIP" == *" kafka "* ]] || kafka_phase
-say "$(IFS=,; echo "${summary[*]}" | sed 's/,/, /g') ($(elapsed "$T0"))"
+line="${summary[0]}"
+for part in "${summary[@]:1}"; do line+=", $part"; done
+say "$line ($(elapsed "$T0"))"

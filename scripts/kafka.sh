@@ -132,6 +132,8 @@ cds_opts() {
     if [[ -s "$dir/$1.jsa" ]]; then
         CDS_OPTS=("-XX:SharedArchiveFile=$dir/$1.jsa")
     elif mkdir -p "$dir" 2>/dev/null && [[ -w "$dir" ]]; then
+        # Leftovers of JVMs that were killed before they could write their archive.
+        find "$dir" -name '*.tmp.*' -mmin +60 -delete 2>/dev/null || true
         CDS_PENDING="$dir/$1.jsa.tmp.$$.$RANDOM"
         CDS_OPTS=("-XX:ArchiveClassesAtExit=$CDS_PENDING")
     fi
@@ -247,7 +249,7 @@ cmd_start() {
     : >"$LOGDIR/server.log"
     # setsid: a Ctrl-C in the calling terminal must not reach the broker; stack.sh stops it in order.
     # The inner shell writes its own pid, then becomes java (exec keeps the pid).
-    # shellcheck disable=SC2086  # KAFKA_HEAP holds several options
+    # shellcheck disable=SC2086,SC2016  # KAFKA_HEAP holds several options; $$ is the inner shell's
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
         "$JAVA" $KAFKA_HEAP "${JVM_LOG[@]}" "${CDS_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \

@@ -112,7 +112,7 @@ cmd_start() {
         return 0
     fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
-        die "port $PG_PORT on 127.0.0.1 is already in use (set PG_PORT)"
+        die "port $PG_PORT on 127.0.0.1 is already in use (set PG_PORT; Debian's own cluster: pg_ctlcluster 15 main stop)"
     fi
     [[ -f "$DATA/PG_VERSION" ]] || init_cluster
     t0=$(now_ms)

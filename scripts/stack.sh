@@ -59,8 +59,10 @@ svc_start() {
     for v in "${HARNESS_VARS[@]}"; do unset_args+=(-u "$v"); done
     printf '\n===== stack: start %s at %s =====\n' "$name" "$(date '+%F %T')" >>"$log"
     rm -f "$RUN/$name.pid"
+    # shellcheck disable=SC2016  # expanded by the inner shell
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" \
         env "${unset_args[@]}" "$@" "$BIN/$name" </dev/null >>"$log" 2>&1 &
+    disown $!   # no "Killed" job notices from this shell when a service is stopped
     local i
     for i in $(seq 50); do [[ -s "$RUN/$name.pid" ]] && break; sleep 0.02; done
 }
@@ -167,7 +169,8 @@ cmd_up() {
     local -a common=("KAFKA_BROKERS=127.0.0.1:$kafka_port" "DATABASE_URL=$db_url")
     local mode
     if [[ -n "${OPENAI_API_KEY:-}" ]]; then
-        mode="real API at ${OPENAI_BASE_URL:-the services' default base URL}, model ${OPENAI_MODEL:-the services' default}"
+        local dflt="the services' default"
+        mode="real API at ${OPENAI_BASE_URL:-$dflt base URL}, model ${OPENAI_MODEL:-$dflt}"
         common+=("OPENAI_API_KEY=$OPENAI_API_KEY")
         [[ -n "${OPENAI_BASE_URL:-}" ]] && common+=("OPENAI_BASE_URL=$OPENAI_BASE_URL")
         [[ -n "${OPENAI_MODEL:-}" ]] && common+=("OPENAI_MODEL=$OPENAI_MODEL")

@@ -1,0 +1,134 @@
+/* Gateway configuration: the table of every environment variable, its
+ * default, range and help line, plus the derived default gateway id. */
+#include "config.h"
+#include "sh_config.h"
+#include "sh_envelope.h"
+#include "sh_err.h"
+#include "sh_kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define N_ITEMS 13
+
+/* The id becomes part of a topic name, which also travels in reply_to. */
+#define ID_MAX (SH_TOPIC_MAX - (int)sizeof(SH_TOPIC_REPLIES_PFX) + 1)
+
+static void table(struct gw_config *c, struct sh_cfg_item *t)
+{
+    struct sh_cfg_item items[N_ITEMS] = {
+        {"host", "GATEWAY_HOST", SH_CFG_STR, "0.0.0.0", 0, -1, false,
+         "address to listen on (HTTP and WebSocket)", &c->host},
+        {"port", "GATEWAY_PORT", SH_CFG_INT, "8000", 1, 65535, false,
+         "port to listen on", &c->port},
+        {"id", "GATEWAY_ID", SH_CFG_STR, "", 0, -1, false,
+         "gateway id, [A-Za-z0-9._-]; replies arrive on chat.replies.<id> "
+         "(empty: <hostname>-<port>)", &c->id},
+        {"brokers", "KAFKA_BROKERS", SH_CFG_STR, "127.0.0.1:9092", 0, -1, false,
+         "Kafka bootstrap servers", &c->brokers},
+        {"llm-label", "GATEWAY_LLM_LABEL", SH_CFG_STR, "openai", 0, -1, false,
+         "\"llm\" value of the session frame (the stack sets \"mock\")", &c->llm_label},
+        {"static-dir", "GATEWAY_STATIC_DIR", SH_CFG_STR, "frontend/out", 0, -1, false,
+         "web UI files served at / (not served when the folder is missing)", &c->static_dir},
+        {"max-message", "GATEWAY_MAX_MESSAGE_BYTES", SH_CFG_INT, "65536", 128, 16777216, false,
+         "largest client frame or reassembled message; larger closes with 1009",
+         &c->max_message},
+        {"outq-max", "GATEWAY_OUTQ_MAX_BYTES", SH_CFG_INT, "1048576", 4096, 1073741824, false,
+         "outbound bytes queued per connection before it is closed with 1008", &c->outq_max},
+        {"rx-buffer", "GATEWAY_RX_BUFFER_BYTES", SH_CFG_INT, "2048", 256, 65536, false,
+         "receive buffer lws keeps per connection (bigger frames arrive in pieces)",
+         &c->rx_buffer},
+        {"max-pending", "GATEWAY_MAX_PENDING", SH_CFG_INT, "16", 1, 1024, false,
+         "unanswered user messages per connection before \"busy\"", &c->max_pending},
+        {"ping-interval", "GATEWAY_PING_INTERVAL_S", SH_CFG_INT, "30", 0, 3600, false,
+         "ping a silent client after this many seconds, drop it after twice that (0: off)",
+         &c->ping_interval_s},
+        {"reply-retention", "GATEWAY_REPLY_RETENTION_MS", SH_CFG_INT, "3600000", 60000,
+         604800000, false, "retention.ms of the reply topic when this gateway creates it",
+         &c->reply_retention_ms},
+        {"shutdown-ms", "GATEWAY_SHUTDOWN_MS", SH_CFG_INT, "3000", 0, 60000, false,
+         "on SIGTERM, how long to wait for clients to take their 1001 close",
+         &c->shutdown_ms},
+    };
+    memcpy(t, items, sizeof(items));
+}
+
+static int id_char_ok(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+}
+
+/* "<hostname>-<port>" with characters Kafka does not allow in topic names
+ * replaced by '-'. Returns 0 or SH_ENOMEM. */
+static int default_id(struct gw_config *c)
+{
+    char host[128] = "gateway", id[ID_MAX + 1];
+
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        snprintf(host, sizeof(host), "gateway");
+    host[sizeof(host) - 1] = '\0';
+    for (char *p = host; *p; p++)
+        if (!id_char_ok(*p))
+            *p = '-';
+    snprintf(id, sizeof(id), "%s-%lld", host, (long long)c->port);
+    free(c->id);
+    c->id = strdup(id);
+    return c->id ? SH_OK : SH_ENOMEM;
+}
+
+int gw_config_load(struct gw_config *c, int argc, char **argv)
+{
+    struct sh_cfg_item t[N_ITEMS];
+    char err[256];
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    table(c, t);
+    rc = sh_config_load(t, N_ITEMS, argc, argv, err, sizeof(err));
+    if (rc) {
+        if (rc < 0)
+            fprintf(stderr, "gateway: configuration error: %s\n", err);
+        return rc;
+    }
+    if (!c->id[0] && default_id(c)) {
+        fprintf(stderr, "gateway: out of memory\n");
+        return SH_ENOMEM;
+    }
+    if (strlen(c->id) > ID_MAX) {
+        fprintf(stderr, "gateway: configuration error: GATEWAY_ID is longer than %d\n", ID_MAX);
+        return SH_EINVAL;
+    }
+    for (const char *p = c->id; *p; p++) {
+        if (!id_char_ok(*p)) {
+            fprintf(stderr, "gateway: configuration error: GATEWAY_ID=\"%s\" may only hold "
+                    "A-Z a-z 0-9 . _ -\n", c->id);
+            return SH_EINVAL;
+        }
+    }
+    if (!c->brokers[0]) {
+        fprintf(stderr, "gateway: configuration error: KAFKA_BROKERS is empty\n");
+        return SH_EINVAL;
+    }
+    return SH_OK;
+}
+
+void gw_config_log(struct gw_config *c)
+{
+    struct sh_cfg_item t[N_ITEMS];
+
+    table(c, t);
+    sh_config_log(t, N_ITEMS);
+}
+
+void gw_config_free(struct gw_config *c)
+{
+    struct sh_cfg_item t[N_ITEMS];
+
+    if (!c)
+        return;
+    table(c, t);
+    sh_config_free(t, N_ITEMS);
+}
