@@ -33,7 +33,7 @@ BINS     := $(addprefix $(BUILD)/bin/,$(SERVICES))
 TEST_SRCS := $(wildcard libshared/tests/test_*.c) $(foreach s,$(SERVICES),$(wildcard $(s)/tests/test_*.c))
 TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS))
 
-.PHONY: all unit test integration bench up down clean compdb
+.PHONY: all deps unit unit-run test integration bench up down clean compdb
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -64,10 +64,17 @@ unit:
 unit-run: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
-integration: all
-	python3 -m pytest -q integration-tests
+deps:
+	./scripts/deps.sh
 
-test: unit integration
+integration: all
+	python3 -m pytest -q -p no:cacheprovider integration-tests
+
+# Everything, from a fresh machine: install what is missing, unit tests
+# under sanitizers, then the integration suite against a real broker.
+test: deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
 
 up: all
 	./scripts/stack.sh up

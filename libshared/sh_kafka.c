@@ -65,8 +65,15 @@ static int apply_env_passthrough(rd_kafka_conf_t *conf, char *err, size_t errlen
             key[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
         }
         key[klen] = '\0';
-        if (sh_kafka_set(conf, key, eq + 1, err, errlen))
+        /* Unknown names (KAFKA_PORT of some harness, say) are not ours to
+         * refuse; a bad value for a real property is. */
+        switch (rd_kafka_conf_set(conf, key, eq + 1, err, errlen)) {
+        case RD_KAFKA_CONF_OK:
+        case RD_KAFKA_CONF_UNKNOWN:
+            break;
+        default:
             return SH_EINVAL;
+        }
     }
     return SH_OK;
 }

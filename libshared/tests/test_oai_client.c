@@ -27,9 +27,10 @@
 /* ---- the server: one thread accepting, one per connection, HTTP/1.1 keep-alive ---- */
 
 enum scen { S_OK, S_R429, S_E500, S_QUOTA, S_CUT, S_HANG, S_JSON, S_TOOLS, S_R503MS, S_401,
-            S_STALL, N_SCEN };
+            S_STALL, S_LONG429, S_SERR, S_BADCHUNK, N_SCEN };
 static const char *const scen_names[N_SCEN] = {
     "ok", "r429", "e500", "quota", "cut", "hang", "json", "tools", "r503ms", "401", "stall",
+    "long429", "serr", "badchunk",
 };
 
 #define MAX_CONNS 256
@@ -178,6 +179,18 @@ static int serve(int fd, enum scen s, int hit)
         return !send_json(fd, 429, "retry-after: 0\r\n", "{\"error\":{\"message\":\"You exceeded "
                           "your current quota\",\"type\":\"insufficient_quota\",\"param\":null,"
                           "\"code\":\"insufficient_quota\"}}");
+    case S_LONG429:
+        return !send_json(fd, 429, "retry-after: 120\r\n", "{\"error\":{\"message\":\"later\"}}");
+    case S_SERR:
+        return !(send_headers(fd, 200, sse, "", -1) ||
+                 send_sse(fd, "data: {\"error\":{\"message\":\"model overloaded\",\"type\":"
+                          "\"server_error\",\"code\":\"overloaded\"}}\n\n", 64) ||
+                 send_all(fd, "0\r\n\r\n", 5));
+    case S_BADCHUNK:
+        return !(send_headers(fd, 200, sse, "", -1) ||
+                 send_sse(fd, CHUNK("{\"content\":\"Hel\"}") "data: {not json}\n\n"
+                          CHUNK("{\"content\":\"lo\"}") "data: [DONE]\n\n", 64) ||
+                 send_all(fd, "0\r\n\r\n", 5));
     case S_401:
         return !send_json(fd, 401, "", "{\"error\":{\"message\":\"bad key\",\"type\":"
                           "\"invalid_request_error\",\"code\":\"invalid_api_key\"}}");
@@ -593,6 +606,46 @@ static void test_401_not_retried(void **state)
     sh_oai_client_destroy(c);
 }
 
+/* A retry-after longer than max_retry_after_ms is not waited for. */
+static void test_long_retry_after(void **state)
+{
+    struct sh_oai_client *c = client_for("long429", 3, 0);
+    struct rec r = { 0 };
+    int64_t t0 = mono_ms();
+
+    (void)state;
+    start(c, &r, stream_body);
+    run(c);
+    assert_int_equal(r.cls, SH_OAI_RATE_LIMITED);
+    assert_int_equal(r.attempts, 1);
+    assert_true(mono_ms() - t0 < 3000);
+    sh_oai_client_destroy(c);
+}
+
+static void test_stream_error_and_bad_chunk(void **state)
+{
+    struct sh_oai_client *c = client_for("serr", 3, 0);
+    struct rec r = { 0 };
+
+    (void)state;
+    start(c, &r, stream_body);
+    run(c);
+    assert_int_equal(r.cls, SH_OAI_SERVER);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.attempts, 1);
+    assert_string_equal(r.error_code, "overloaded");
+    sh_oai_client_destroy(c);
+
+    c = client_for("badchunk", 3, 0);
+    memset(&r, 0, sizeof(r));
+    start(c, &r, stream_body);
+    run(c);
+    assert_int_equal(r.cls, SH_OAI_PROTOCOL);
+    assert_int_equal(r.attempts, 1);
+    assert_string_equal(r.content, "Hel");        /* nothing after the bad chunk */
+    sh_oai_client_destroy(c);
+}
+
 static void test_cut_after_tokens(void **state)
 {
     struct sh_oai_client *c = client_for("cut", 3, 0);
@@ -768,6 +821,8 @@ int main(void)
         cmocka_unit_test_setup(test_quota_not_retried, reset_hits),
         cmocka_unit_test_setup(test_401_not_retried, reset_hits),
         cmocka_unit_test_setup(test_cut_after_tokens, reset_hits),
+        cmocka_unit_test_setup(test_long_retry_after, reset_hits),
+        cmocka_unit_test_setup(test_stream_error_and_bad_chunk, reset_hits),
         cmocka_unit_test_setup(test_cancel_inside_callback, reset_hits),
         cmocka_unit_test_setup(test_cancel_outside_and_destroy, reset_hits),
         cmocka_unit_test_setup(test_idle_timeout_after_tokens, reset_hits),
