@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 18
+#define N_ITEMS 19
 
 static void table(struct llm_config *c, struct sh_cfg_item *t)
 {
@@ -52,6 +52,9 @@ static void table(struct llm_config *c, struct sh_cfg_item *t)
         {"session-end-grace-ms", "SESSION_END_GRACE_MS", SH_CFG_INT, "5000", 0, 86400000, false,
          "a session ends when no WebSocket has held it for this long (a reload resumes it)",
          &c->end_grace_ms},
+        {"partitions", "TOPIC_PARTITIONS", SH_CFG_INT, "12", 1, 10000, false,
+         "partitions of chat.requests/events/context when the worker has to create them",
+         &c->partitions},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -22,7 +22,8 @@ struct llm_config {
     int64_t backoff_ms;
     int64_t session_idle_s;     /* evict idle sessions from memory after this */
     int64_t commit_interval_ms;
-    int64_t end_grace_ms;       /* no WebSocket for this long ends a session */
+    int64_t end_grace_ms;
+    int64_t partitions;         /* for topics this worker creates when missing */       /* no WebSocket for this long ends a session */
 };
 
 /* Load from the environment and argv. Returns 0, 1 after --help, or

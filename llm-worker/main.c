@@ -32,6 +32,25 @@ static void free_session(void *ctx, const char *key, void *val)
     llm_session_destroy(val);
 }
 
+/* Create the worker's topics when they are missing, with the right
+ * settings: an auto-created chat.context would not be compacted. */
+static int ensure_topics(struct llm_worker *w)
+{
+    static const char *const compact[] = {"cleanup.policy", "compact", "segment.ms", "3600000",
+                                          "min.cleanable.dirty.ratio", "0.1", NULL};
+    const char *topics[3] = {w->t_requests, w->t_events, w->t_context};
+    char err[512];
+
+    for (int i = 0; i < 3; i++) {
+        if (sh_kafka_create_topic(sh_producer_rk(w->producer), topics[i], (int)w->cfg->partitions,
+                                  i == 2 ? compact : NULL, 10000, err, sizeof(err))) {
+            sh_log(SH_LOG_ERROR, "topic setup failed", "err=\"%s\"", err);
+            return SH_EKAFKA;
+        }
+    }
+    return SH_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct llm_config cfg;
@@ -75,6 +94,8 @@ int main(int argc, char **argv)
         sh_log(SH_LOG_ERROR, "kafka producer", "err=\"%s\"", err);
         goto out;
     }
+    if (ensure_topics(&w))
+        goto out;
     if (llm_intake_create(&w))
         goto out;
     sh_log(SH_LOG_INFO, "llm-worker started", "brokers=%s group=%s llm=%s model=%s", cfg.brokers,

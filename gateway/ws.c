@@ -1,0 +1,487 @@
+/* WebSocket connections: URL checks, the session frame and session_open,
+ * reassembly and validation of client messages, the bounded outbound queue
+ * written one frame per writable callback, and the close paths. */
+#include "ws.h"
+#include "config.h"
+#include "conn.h"
+#include "http.h"
+#include "kafka_bridge.h"
+#include "sh_err.h"
+#include "sh_log.h"
+#include "sh_time.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TURN_EXPIRE_MS   (10 * 60 * 1000)  /* an unanswered turn stops counting */
+#define CLOSE_GRACE_S    5                 /* closing connections die after this */
+#define TO_CLOSING       (PENDING_TIMEOUT_USER_REASON_BASE + 1)
+#define TO_OVERFLOW      (PENDING_TIMEOUT_USER_REASON_BASE + 2)
+
+struct gw_conn *gw_conn_of(struct gw_sess_link *l)
+{
+    return lws_container_of(l, struct gw_conn, link);
+}
+
+size_t gw_ws_pss_size(void)
+{
+    return sizeof(struct gw_conn);
+}
+
+/* Drop the connection now: the client is not reading, so the queue is
+ * freed at once; lws sends the close frame if the socket still takes it
+ * and otherwise kills the connection within a second. */
+static void kill_conn(struct gw_conn *c, uint16_t code, const char *reason)
+{
+    gw_outq_free(&c->outq);
+    c->state = GW_CONN_DEAD;
+    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason,
+                     strlen(reason));
+    lws_set_timeout(c->wsi, TO_OVERFLOW, 1);
+    lws_callback_on_writable(c->wsi);
+}
+
+int gw_conn_send(struct gw_conn *c, const char *text, size_t len)
+{
+    int rc;
+
+    if (c->state != GW_CONN_OPEN)
+        return SH_EINVAL;
+    rc = gw_outq_push(&c->outq, text, len);
+    if (rc == SH_EFULL) {
+        sh_log(SH_LOG_WARN, "client not reading: outbound queue full", "conn=%llu session=%s "
+               "queued=%zu", (unsigned long long)c->id, c->session_id, c->outq.bytes);
+        kill_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "outbound queue full");
+        return rc;
+    }
+    if (rc)
+        return rc;
+    lws_callback_on_writable(c->wsi);
+    return SH_OK;
+}
+
+void gw_conn_send_error(struct gw_conn *c, const char *code, const char *msg,
+                        const char *client_id, const char *turn_id)
+{
+    size_t len;
+    char *f = gw_frame_error(code, msg, client_id, turn_id, &len);
+
+    if (f)
+        gw_conn_send(c, f, len);
+    free(f);
+}
+
+void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != GW_CONN_OPEN)
+        return;
+    c->state = GW_CONN_CLOSING;
+    c->close_code = code;
+    c->close_reason = reason;
+    lws_set_timeout(c->wsi, TO_CLOSING, CLOSE_GRACE_S);
+    lws_callback_on_writable(c->wsi);
+}
+
+void gw_conn_reject(struct gw_conn *c, const char *code, const char *msg, uint16_t close_code)
+{
+    c->rejected = true;
+    gw_sessions_remove(c->app->sessions, &c->link);
+    gw_conn_send_error(c, code, msg, NULL, NULL);
+    gw_conn_close(c, close_code, code);
+}
+
+void gw_conn_turn_forget(struct gw_conn *c, const char *turn_id)
+{
+    for (uint16_t i = 0; i < c->nturns; i++) {
+        if (strcmp(c->turns[i].id, turn_id) != 0)
+            continue;
+        c->turns[i] = c->turns[--c->nturns];
+        break;
+    }
+    if (c->nturns == 0) {
+        free(c->turns);     /* idle connections keep no turn table */
+        c->turns = NULL;
+    }
+}
+
+/* Count 'turn_id' as unanswered. Returns 0, or SH_EFULL when the client
+ * already has max_pending of them (after forgetting stale ones). */
+static int turn_add(struct gw_conn *c, const char *turn_id)
+{
+    size_t max = (size_t)c->app->cfg->max_pending;
+    int64_t now = sh_mono_ms();
+
+    for (uint16_t i = 0; i < c->nturns;) {
+        if (now - c->turns[i].since_ms > TURN_EXPIRE_MS)
+            c->turns[i] = c->turns[--c->nturns];
+        else
+            i++;
+    }
+    if (c->nturns >= max)
+        return SH_EFULL;
+    if (!c->turns && !(c->turns = calloc(max, sizeof(*c->turns))))
+        return SH_ENOMEM;
+    memcpy(c->turns[c->nturns].id, turn_id, SH_UUID_LEN + 1);
+    c->turns[c->nturns].since_ms = now;
+    c->nturns++;
+    return SH_OK;
+}
+
+/* Publish a request of 'type' for this connection. 'payload' (may be NULL)
+ * is stolen. Returns 0 or a negative code; 'pub' is freed on error. */
+static int publish(struct gw_conn *c, enum gw_pub_kind kind, const char *type,
+                   const char *turn_id, json_t *payload, struct gw_pub *pub)
+{
+    struct sh_env e;
+    int rc = sh_env_init(&e, type, c->session_id, c->user_id, turn_id);
+
+    if (rc == SH_OK && payload)
+        rc = json_object_update(e.payload, payload) ? SH_ENOMEM : SH_OK;
+    json_decref(payload);
+    if (rc == SH_OK) {
+        pub->conn_id = c->id;
+        pub->kind = kind;
+        memcpy(pub->session_id, c->session_id, sizeof(pub->session_id));
+        rc = gw_bridge_publish(c->app->bridge, &e, pub);
+    }
+    if (rc)
+        free(pub);
+    sh_env_free(&e);
+    return rc;
+}
+
+static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
+{
+    struct gw_pub *pub = NULL;
+    char turn_id[SH_UUID_LEN + 1];
+    int rc;
+
+    sh_uuid_v7(turn_id);
+    rc = turn_add(c, turn_id);
+    if (rc == SH_EFULL) {
+        gw_conn_send_error(c, "busy", "too many unanswered messages", f->id, NULL);
+        return;
+    }
+    pub = rc == SH_OK ? calloc(1, sizeof(*pub)) : NULL;
+    if (pub) {
+        memcpy(pub->turn_id, turn_id, sizeof(turn_id));
+        memcpy(pub->client_id, f->id, sizeof(pub->client_id));
+        rc = publish(c, GW_PUB_MESSAGE, "user_message", turn_id,
+                     json_pack("{s:O, s:s}", "content", f->content, "client_id", f->id), pub);
+    } else {
+        rc = SH_ENOMEM;
+    }
+    if (rc) {
+        gw_conn_turn_forget(c, turn_id);
+        sh_log(SH_LOG_WARN, "user message not queued", "session=%s turn=%s error=%s",
+               c->session_id, turn_id, sh_strerror(rc));
+        gw_conn_send_error(c, "unavailable", "the message was not taken; resend", f->id, NULL);
+        return;
+    }
+    sh_log(SH_LOG_DEBUG, "user message", "session=%s turn=%s conn=%llu", c->session_id,
+           turn_id, (unsigned long long)c->id);
+}
+
+/* One complete text message from the client. */
+static int on_text(struct gw_conn *c, const char *buf, size_t len)
+{
+    struct gw_client_frame f;
+    struct gw_pub *pub;
+    size_t flen;
+    char *pong;
+    int rc;
+
+    if (!gw_utf8_valid(buf, len)) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+                         (unsigned char *)"invalid UTF-8", 13);
+        return -1;
+    }
+    rc = gw_frame_parse(buf, len, &f);
+    if (rc == SH_EPROTO) {
+        gw_conn_send_error(c, f.err_code, f.err_msg, NULL, NULL);
+    } else if (rc) {
+        gw_conn_send_error(c, "unavailable", "out of memory; resend", NULL, NULL);
+    } else if (f.type == GW_CF_USER_MESSAGE) {
+        on_user_message(c, &f);
+    } else if (f.type == GW_CF_STOP) {
+        pub = calloc(1, sizeof(*pub));
+        if (!pub || publish(c, GW_PUB_STOP, "stop", NULL, NULL, pub))
+            gw_conn_send_error(c, "unavailable", "Kafka did not take the stop; resend",
+                               NULL, NULL);
+    } else {
+        pong = gw_frame_pong(sh_now_ms(), &flen);
+        if (pong)
+            gw_conn_send(c, pong, flen);
+        free(pong);
+    }
+    gw_client_frame_free(&f);
+    return 0;
+}
+
+static void rx_reset(struct gw_conn *c)
+{
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    c->rx_active = c->rx_binary = false;
+}
+
+/* A piece of a client message. Small unfragmented messages are handled in
+ * place; only a message spread over several pieces gets a buffer, sized to
+ * what the frame headers announce and freed when the message is done. */
+static int on_receive(struct gw_conn *c, const unsigned char *in, size_t len)
+{
+    size_t max = (size_t)c->app->cfg->max_message;
+    size_t remaining = lws_remaining_packet_payload(c->wsi);
+    bool final = lws_is_final_fragment(c->wsi);
+    int rc = 0;
+
+    if (!c->rx_active) {
+        c->rx_active = true;
+        c->rx_binary = lws_frame_is_binary(c->wsi);
+    }
+    if (c->rx_len + len > max || remaining > max - c->rx_len - len) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too large", 17);
+        return -1;
+    }
+    if (c->rx_binary || c->state != GW_CONN_OPEN) {
+        c->rx_len += len;               /* counted for the limit, not kept */
+        if (final) {
+            if (c->rx_binary)
+                gw_conn_send_error(c, "binary_not_supported", "send text frames", NULL, NULL);
+            rx_reset(c);
+        }
+        return 0;
+    }
+    if (final && c->rx_len == 0)
+        rc = on_text(c, (const char *)in, len);
+    else {
+        size_t need = c->rx_len + len + remaining;
+        if (need > c->rx_cap) {
+            size_t cap = c->rx_cap * 2 > need ? c->rx_cap * 2 : need;
+            unsigned char *nb = realloc(c->rx, cap < max ? cap : max);
+            if (!nb) {
+                lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                                 (unsigned char *)"out of memory", 13);
+                return -1;
+            }
+            c->rx = nb;
+            c->rx_cap = cap < max ? cap : max;
+        }
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+        if (final)
+            rc = on_text(c, (const char *)c->rx, c->rx_len);
+    }
+    if (final)
+        rx_reset(c);
+    return rc;
+}
+
+/* Read session_id and last_seq from the query string. */
+static void read_query(struct lws *wsi, struct gw_conn *c)
+{
+    char buf[4096];                     /* >= any header fragment lws keeps */
+    bool have_sid = false, have_seq = false;
+
+    for (int n = 0; n < 64; n++) {
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, n);
+        if (flen <= 0 || flen >= (int)sizeof(buf) ||
+            lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, n) < 0)
+            break;
+        if (!have_sid && !strncmp(buf, "session_id=", 11)) {
+            have_sid = c->resumed = true;
+            if (!sh_uuid_valid(buf + 11)) {
+                c->setup_err = "session_not_found";
+                c->setup_msg = "session_id is not a UUID";
+                continue;
+            }
+            for (int i = 0; i < SH_UUID_LEN; i++)      /* one key per session */
+                c->session_id[i] = (char)tolower((unsigned char)buf[11 + i]);
+            c->session_id[SH_UUID_LEN] = '\0';
+        } else if (!have_seq && !strncmp(buf, "last_seq=", 9)) {
+            have_seq = true;
+            if (gw_last_seq_parse(buf + 9, &c->last_seq)) {
+                c->setup_err = "invalid_message";
+                c->setup_msg = "last_seq must be an integer >= -1";
+            }
+        }
+    }
+}
+
+/* Parse the URL, send the session frame and publish session_open. A bad
+ * URL gets an error frame and a close instead. */
+static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *c)
+{
+    char path[512], *frame;
+    struct gw_pub *pub;
+    size_t flen;
+    int rc;
+
+    c->app = app;
+    c->wsi = wsi;
+    c->id = ++app->next_conn_id;
+    c->opened_ms = sh_mono_ms();
+    c->last_seq = -1;
+    c->state = GW_CONN_OPEN;
+    gw_outq_init(&c->outq, (size_t)app->cfg->outq_max, LWS_PRE);
+    app->nconns++;
+
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+        gw_ws_path_parse(path, c->user_id, sizeof(c->user_id)) != SH_OK) {
+        c->setup_err = "invalid_message";
+        c->setup_msg = "the user id must be 1-128 characters of A-Z a-z 0-9 _ . @ -";
+    }
+    read_query(wsi, c);
+    if (c->setup_err) {
+        sh_log(SH_LOG_INFO, "ws refused", "conn=%llu reason=\"%s\"",
+               (unsigned long long)c->id, c->setup_msg);
+        gw_conn_send_error(c, c->setup_err, c->setup_msg, NULL, NULL);
+        gw_conn_close(c, !strcmp(c->setup_err, "session_not_found") ? 4404
+                         : LWS_CLOSE_STATUS_POLICY_VIOLATION, c->setup_err);
+        return;
+    }
+    if (!c->user_id[0]) {
+        char uuid[SH_UUID_LEN + 1];
+        sh_uuid_v7(uuid);
+        snprintf(c->user_id, sizeof(c->user_id), "anon-%s", uuid);
+    }
+    if (!c->resumed)
+        sh_uuid_v7(c->session_id);
+    c->max_seq = c->resumed ? c->last_seq : -1;
+    c->awaiting_attach = c->resumed;
+
+    frame = gw_frame_session(c->session_id, c->user_id, c->resumed, app->cfg->llm_label, &flen);
+    rc = frame ? gw_conn_send(c, frame, flen) : SH_ENOMEM;
+    free(frame);
+    if (rc == SH_OK)
+        rc = gw_sessions_add(app->sessions, c->session_id, c->id, &c->link) < 0 ? SH_ENOMEM
+                                                                              : SH_OK;
+    pub = rc == SH_OK ? calloc(1, sizeof(*pub)) : NULL;
+    if (rc == SH_OK)
+        rc = pub ? publish(c, GW_PUB_OPEN, "session_open", NULL,
+                           json_pack("{s:b, s:I}", "resume", c->resumed, "last_seq",
+                                     (json_int_t)(c->resumed ? c->last_seq : -1)), pub)
+                 : SH_ENOMEM;
+    if (rc) {
+        sh_log(SH_LOG_WARN, "session_open failed", "session=%s error=%s", c->session_id,
+               sh_strerror(rc));
+        c->rejected = true;             /* the worker never heard of it */
+        gw_sessions_remove(app->sessions, &c->link);
+        gw_conn_send_error(c, "unavailable", "cannot reach the chat service; reconnect",
+                           NULL, NULL);
+        gw_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unavailable");
+        return;
+    }
+    sh_log(SH_LOG_INFO, "ws open", "conn=%llu session=%s user=%s resumed=%d last_seq=%lld",
+           (unsigned long long)c->id, c->session_id, c->user_id, c->resumed,
+           (long long)c->last_seq);
+}
+
+/* Exactly one lws_write per call, from the head of the queue. */
+static int on_writeable(struct gw_conn *c)
+{
+    unsigned char *buf;
+    size_t len;
+
+    if (c->state == GW_CONN_DEAD)
+        return -1;                      /* lws sends the close set by kill_conn */
+    buf = gw_outq_peek(&c->outq, &len);
+    if (buf) {
+        if (lws_write(c->wsi, buf, len, LWS_WRITE_TEXT) < (int)len)
+            return -1;
+        gw_outq_pop(&c->outq);
+        if (!gw_outq_empty(&c->outq) || c->state == GW_CONN_CLOSING)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->state == GW_CONN_CLOSING) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+static void on_closed(struct gw_conn *c)
+{
+    struct gw_app *app = c->app;
+    struct gw_pub *pub;
+    int rc;
+
+    if (!c->id || !app)
+        return;                         /* never established */
+    if (gw_sessions_remove(app->sessions, &c->link) == 1 && !c->rejected) {
+        /* The last local connection of the session: drop our route. */
+        pub = calloc(1, sizeof(*pub));
+        rc = pub ? publish(c, GW_PUB_CLOSE, "session_close", NULL, NULL, pub) : SH_ENOMEM;
+        if (rc)
+            sh_log(SH_LOG_WARN, "session_close not queued", "session=%s error=%s",
+                   c->session_id, sh_strerror(rc));
+    }
+    sh_log(SH_LOG_INFO, "ws closed", "conn=%llu session=%s user=%s secs=%lld",
+           (unsigned long long)c->id, c->session_id, c->user_id,
+           (long long)((sh_mono_ms() - c->opened_ms) / 1000));
+    rx_reset(c);
+    gw_outq_free(&c->outq);
+    free(c->turns);
+    c->turns = NULL;
+    c->nturns = 0;
+    c->state = GW_CONN_DEAD;
+    c->id = 0;
+    app->nconns--;
+}
+
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    struct gw_app *app = lws_context_user(lws_get_context(wsi));
+    struct gw_conn *c = user;
+    char path[512];
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return app->shutting_down ? -1 : 0;
+    case LWS_CALLBACK_HTTP:
+        return gw_http_request(wsi, app, in ? (const char *)in : "/");
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Only the session URLs upgrade; a bad user id is answered in
+         * ESTABLISHED, where the client can be told why. */
+        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+            gw_ws_path_parse(path, NULL, 0) == SH_ENOTFOUND || app->shutting_down)
+            return -1;
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        on_established(wsi, app, c);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return c->id ? on_receive(c, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->id ? on_writeable(c) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (c)
+            on_closed(c);
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (app)
+            gw_replies_drain(app);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void close_one(void *ctx, struct gw_sess_link *l)
+{
+    (void)ctx;
+    gw_conn_close(gw_conn_of(l), LWS_CLOSE_STATUS_GOINGAWAY, "gateway shutting down");
+}
+
+void gw_ws_shutdown(struct gw_app *app)
+{
+    app->shutting_down = true;
+    gw_sessions_each(app->sessions, close_one, NULL);
+}
