@@ -2,7 +2,7 @@
  * session_open, user_message, stop and session_close to session actors. */
 #include "intake.h"
 #include "restore.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "turn.h"
 #include "worker.h"
 #include "sh_envelope.h"

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         .api_key = cfg.api_key,
         .timeout_ms = cfg.request_timeout_ms,
         .idle_timeout_ms = cfg.idle_timeout_ms,
-        .max_retries = (int)cfg.max_retries,
+        .max_retries = cfg.max_retries ? (int)cfg.max_retries : -1,  /* 0 means none */
         .backoff_base_ms = cfg.backoff_ms,
         .max_transfers = (int)cfg.max_turns,
     };

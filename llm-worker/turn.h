@@ -19,7 +19,7 @@ void llm_turn_stop(struct llm_worker *w, struct llm_session *s);
  * shutdown): its request stays uncommitted so the next owner re-runs it. */
 void llm_turn_abandon(struct llm_worker *w, struct llm_session *s);
 
-/* Scheduler hooks (sched.c). */
+/* Scheduler hook (scheduler.c). */
 void llm_sched_turn_done(struct llm_worker *w, struct llm_session *s);
 
 #endif

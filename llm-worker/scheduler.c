@@ -1,7 +1,7 @@
 /* Turn scheduling: one turn at a time per session, a global cap per process.
  * Sessions with queued turns wait in a FIFO for a free slot, so a busy
  * session cannot starve the others. */
-#include "sched.h"
+#include "scheduler.h"
 #include "turn.h"
 #include "worker.h"
 

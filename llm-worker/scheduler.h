@@ -1,6 +1,6 @@
 /* Turn scheduling: one turn at a time per session, a global cap per process. */
-#ifndef LLM_SCHED_H
-#define LLM_SCHED_H
+#ifndef LLM_SCHEDULER_H
+#define LLM_SCHEDULER_H
 
 struct llm_worker;
 struct llm_session;
