@@ -8,7 +8,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := rdkafka jansson libcurl libwebsockets uuid
+PKGS    := rdkafka jansson libcurl libwebsockets uuid libpq
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
            -D_GNU_SOURCE -MMD -MP -Ilibshared $(shell pkg-config --cflags $(PKGS))
@@ -22,7 +22,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD   := $(BUILD)/san
 endif
 
-SERVICES := gateway llm-worker mock-llm
+SERVICES := gateway llm-worker mock-llm persister summarizer
 # A service's objects: every .c in its folder; main.c only goes into the binary.
 svc_srcs  = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 svc_objs  = $(patsubst %.c,$(BUILD)/obj/%.o,$(call svc_srcs,$(1)))

@@ -146,6 +146,11 @@ bool gw_utf8_valid(const void *buf, size_t len)
     return true;
 }
 
+bool gw_rx_too_big(size_t so_far, size_t chunk, size_t remaining, size_t max)
+{
+    return so_far > max || chunk > max - so_far || remaining > max - so_far - chunk;
+}
+
 bool gw_user_id_valid(const char *uid, size_t len)
 {
     if (len < 1 || len > SH_USER_ID_MAX)

@@ -36,6 +36,12 @@ void gw_client_frame_free(struct gw_client_frame *f);
  * surrogates, nothing above U+10FFFF). */
 bool gw_utf8_valid(const void *buf, size_t len);
 
+/* True when a message of which 'so_far' bytes arrived, plus a piece of
+ * 'chunk' bytes with 'remaining' more announced for its frame, would be
+ * larger than 'max' (then the connection closes with 1009). Safe against
+ * overflow for any inputs. */
+bool gw_rx_too_big(size_t so_far, size_t chunk, size_t remaining, size_t max);
+
 /* True when 'uid' is 1-128 characters of A-Z a-z 0-9 _ . @ - */
 bool gw_user_id_valid(const char *uid, size_t len);
 

@@ -63,6 +63,7 @@ struct gw_bridge {
 /* Append 'it' and wake the lws thread when the queue was empty. */
 static void enqueue(struct gw_bridge *b, struct item *it)
 {
+    void (*wake)(void *arg);
     bool was_empty;
 
     pthread_mutex_lock(&b->mu);
@@ -73,13 +74,14 @@ static void enqueue(struct gw_bridge *b, struct item *it)
         b->head = it;
     b->tail = it;
     b->queued++;
+    wake = was_empty ? b->wake : NULL;
     pthread_mutex_unlock(&b->mu);
-    if (was_empty && b->wake)
-        b->wake(b->wake_arg);
+    if (wake)
+        wake(b->wake_arg);
 }
 
 /* Delivery report: runs in whichever thread polls the producer. */
-static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err)
+static void on_kafka_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err)
 {
     struct gw_bridge *b = ctx;
     struct item *it;
@@ -132,13 +134,14 @@ struct gw_bridge *gw_bridge_create(const char *brokers, const char *gateway_id,
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
     }
-    b->prod = sh_producer_create(brokers, on_delivery, b, err, errlen);
+    b->prod = sh_producer_create(brokers, on_kafka_delivery, b, err, errlen);
     if (!b->prod)
         goto fail;
-    conf = sh_kafka_conf(brokers, NULL, err, errlen);
+    /* A consumer conf with an empty group.id: librdkafka then runs no
+     * group machinery at all (no coordinator, no commits). */
+    conf = sh_kafka_conf(brokers, "", err, errlen);
     if (!conf)
         goto fail;
-    /* No group: nothing to commit, offsets are chosen explicitly. */
     if (sh_kafka_set(conf, "enable.auto.commit", "false", err, errlen) ||
         sh_kafka_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
         sh_kafka_set(conf, "enable.partition.eof", "false", err, errlen))
@@ -356,8 +359,11 @@ size_t gw_bridge_drain(struct gw_bridge *b, size_t max, gw_reply_fn on_reply,
         }
         free(it);
     }
-    if (n > 0 && left == 0)
-        write(b->pipe_fd[1], "d", 1);       /* the thread may resume reading */
+    if (n > 0 && left == 0) {
+        /* The thread may resume reading; a full pipe means it is awake. */
+        ssize_t w = write(b->pipe_fd[1], "d", 1);
+        (void)w;
+    }
     return left;
 }
 
@@ -388,6 +394,11 @@ void gw_bridge_stop(struct gw_bridge *b)
         pthread_join(b->thread, NULL);
         b->thread_started = false;
     }
+    /* Delivery reports served from now on (flush, destroy) only queue up:
+     * the lws context may be going away. */
+    pthread_mutex_lock(&b->mu);
+    b->wake = NULL;
+    pthread_mutex_unlock(&b->mu);
 }
 
 void gw_bridge_destroy(struct gw_bridge *b)
@@ -404,7 +415,6 @@ void gw_bridge_destroy(struct gw_bridge *b)
             rd_kafka_topic_destroy(b->rkt);
         rd_kafka_destroy(b->cons);
     }
-    b->wake = NULL;                 /* the lws context may be gone already */
     sh_producer_destroy(b->prod);   /* late delivery reports land in the queue */
     while (b->head) {
         struct item *it = b->head;

@@ -30,15 +30,15 @@ size_t gw_ws_pss_size(void)
 }
 
 /* Drop the connection now: the client is not reading, so the queue is
- * freed at once; lws sends the close frame if the socket still takes it
- * and otherwise kills the connection within a second. */
+ * freed at once; lws sends the close frame if the socket still takes it,
+ * and the timeout kills the connection if it does not. */
 static void kill_conn(struct gw_conn *c, uint16_t code, const char *reason)
 {
     gw_outq_free(&c->outq);
     c->state = GW_CONN_DEAD;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason,
                      strlen(reason));
-    lws_set_timeout(c->wsi, TO_OVERFLOW, 1);
+    lws_set_timeout(c->wsi, TO_OVERFLOW, CLOSE_GRACE_S);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -241,7 +241,7 @@ static int on_receive(struct gw_conn *c, const unsigned char *in, size_t len)
         c->rx_active = true;
         c->rx_binary = lws_frame_is_binary(c->wsi);
     }
-    if (c->rx_len + len > max || remaining > max - c->rx_len - len) {
+    if (gw_rx_too_big(c->rx_len, len, remaining, max)) {
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                          (unsigned char *)"message too large", 17);
         return -1;

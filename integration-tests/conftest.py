@@ -171,15 +171,17 @@ def _start_or_fail(s: Stack) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def shared_stack(kafka, tmp_path_factory):
-    s = _make_stack(kafka, tmp_path_factory, "shared")
+def shared_stack(request, tmp_path_factory):
+    _require_binaries()
+    s = _make_stack(request.getfixturevalue("kafka"), tmp_path_factory, "shared")
     _start_or_fail(s)
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
-def stack(request, kafka, tmp_path_factory):
+def stack(request, tmp_path_factory):
+    _require_binaries()              # before starting a broker for nothing
     mod = request.module
     env = getattr(mod, "STACK_ENV", None)
     if not getattr(mod, "PRIVATE_STACK", False) and not env:
@@ -187,7 +189,8 @@ def stack(request, kafka, tmp_path_factory):
         return
     env = env or {}
     name = mod.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
-    s = _make_stack(kafka, tmp_path_factory, name, worker_env=env.get("worker"),
+    s = _make_stack(request.getfixturevalue("kafka"), tmp_path_factory, name,
+                    worker_env=env.get("worker"),
                     gateway_env=env.get("gateway"), mock_env=env.get("mock"))
     _start_or_fail(s)
     yield s

@@ -1,0 +1,11 @@
+// Unit tests for the pure modules in src/lib (no DOM needed).
+import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+
+export default defineConfig({
+  resolve: { alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) } },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+  },
+});
