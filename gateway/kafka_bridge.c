@@ -106,10 +106,10 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
     struct gw_bridge *b = opaque;
 
     (void)rk;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        atomic_store(&b->reachable, false);
-    sh_log(SH_LOG_WARN, "kafka", "error=\"%s\" reason=\"%s\"",
-           rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    /* librdkafka logs the details itself (sh_kafka's log callback); only
+     * the readiness changes here. */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_exchange(&b->reachable, false))
+        sh_log(SH_LOG_WARN, "kafka unreachable", "reason=\"%s\"", reason);
 }
 
 struct gw_bridge *gw_bridge_create(const char *brokers, const char *gateway_id,

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
         if (lws_service(ctx, 0) < 0)
             break;
     lws_sul_cancel(&shutdown_tick.sul);
-    if (gw_bridge_flush(app.bridge, 5000) > 0)
+    if (gw_bridge_flush(app.bridge, 3000) > 0)
         sh_log(SH_LOG_WARN, "requests still unsent at shutdown", NULL);
     gw_bridge_stop(app.bridge);         /* no more wake-ups into lws */
 out:

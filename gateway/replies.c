@@ -44,6 +44,11 @@ static void on_attached(struct gw_sess_link *l, struct sh_env *e)
     }
     c->awaiting_attach = false;
     if (json_is_true(json_object_get(e->payload, "ok"))) {
+        json_t *next = json_object_get(e->payload, "next_seq");
+        /* A last_seq from the future (a confused client) must not mute the
+         * stream: nothing at or above next_seq has been sent yet. */
+        if (json_is_integer(next) && c->max_seq >= json_integer_value(next))
+            c->max_seq = json_integer_value(next) - 1;
         sh_log(SH_LOG_INFO, "session resumed", "conn=%llu session=%s last_seq=%lld",
                (unsigned long long)c->id, c->session_id, (long long)c->last_seq);
         return;

@@ -128,14 +128,18 @@ static int turn_add(struct gw_conn *c, const char *turn_id)
     return SH_OK;
 }
 
-/* Publish a request of 'type' for this connection. 'payload' (may be NULL)
- * is stolen. Returns 0 or a negative code; 'pub' is freed on error. */
+/* Publish a request of 'type' for this connection with the fields of
+ * 'payload' (stolen; 'has_payload' false means {}, true with a NULL
+ * 'payload' means json_pack ran out of memory). Returns 0 or a negative
+ * code; 'pub' is freed on error. */
 static int publish(struct gw_conn *c, enum gw_pub_kind kind, const char *type,
-                   const char *turn_id, json_t *payload, struct gw_pub *pub)
+                   const char *turn_id, bool has_payload, json_t *payload, struct gw_pub *pub)
 {
     struct sh_env e;
     int rc = sh_env_init(&e, type, c->session_id, c->user_id, turn_id);
 
+    if (rc == SH_OK && has_payload && !payload)
+        rc = SH_ENOMEM;
     if (rc == SH_OK && payload)
         rc = json_object_update(e.payload, payload) ? SH_ENOMEM : SH_OK;
     json_decref(payload);
@@ -167,7 +171,7 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
     if (pub) {
         memcpy(pub->turn_id, turn_id, sizeof(turn_id));
         memcpy(pub->client_id, f->id, sizeof(pub->client_id));
-        rc = publish(c, GW_PUB_MESSAGE, "user_message", turn_id,
+        rc = publish(c, GW_PUB_MESSAGE, "user_message", turn_id, true,
                      json_pack("{s:O, s:s}", "content", f->content, "client_id", f->id), pub);
     } else {
         rc = SH_ENOMEM;
@@ -206,7 +210,7 @@ static int on_text(struct gw_conn *c, const char *buf, size_t len)
         on_user_message(c, &f);
     } else if (f.type == GW_CF_STOP) {
         pub = calloc(1, sizeof(*pub));
-        if (!pub || publish(c, GW_PUB_STOP, "stop", NULL, NULL, pub))
+        if (!pub || publish(c, GW_PUB_STOP, "stop", NULL, false, NULL, pub))
             gw_conn_send_error(c, "unavailable", "Kafka did not take the stop; resend",
                                NULL, NULL);
     } else {
@@ -270,7 +274,8 @@ static int on_receive(struct gw_conn *c, const unsigned char *in, size_t len)
             c->rx = nb;
             c->rx_cap = cap < max ? cap : max;
         }
-        memcpy(c->rx + c->rx_len, in, len);
+        if (len)
+            memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;
         if (final)
             rc = on_text(c, (const char *)c->rx, c->rx_len);
@@ -311,13 +316,35 @@ static void read_query(struct lws *wsi, struct gw_conn *c)
     }
 }
 
+/* Queue the session frame, join the registry and publish session_open. */
+static int open_session(struct gw_conn *c)
+{
+    struct gw_app *app = c->app;
+    struct gw_pub *pub;
+    size_t flen;
+    char *frame;
+    int rc;
+
+    frame = gw_frame_session(c->session_id, c->user_id, c->resumed, app->cfg->llm_label, &flen);
+    rc = frame ? gw_conn_send(c, frame, flen) : SH_ENOMEM;
+    free(frame);
+    if (rc)
+        return rc;
+    if (gw_sessions_add(app->sessions, c->session_id, c->id, &c->link) < 0)
+        return SH_ENOMEM;
+    pub = calloc(1, sizeof(*pub));
+    if (!pub)
+        return SH_ENOMEM;
+    return publish(c, GW_PUB_OPEN, "session_open", NULL, true,
+                   json_pack("{s:b, s:I}", "resume", c->resumed, "last_seq",
+                             (json_int_t)(c->resumed ? c->last_seq : -1)), pub);
+}
+
 /* Parse the URL, send the session frame and publish session_open. A bad
  * URL gets an error frame and a close instead. */
 static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *c)
 {
-    char path[512], *frame;
-    struct gw_pub *pub;
-    size_t flen;
+    char path[512];
     int rc;
 
     c->app = app;
@@ -353,18 +380,7 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
     c->max_seq = c->resumed ? c->last_seq : -1;
     c->awaiting_attach = c->resumed;
 
-    frame = gw_frame_session(c->session_id, c->user_id, c->resumed, app->cfg->llm_label, &flen);
-    rc = frame ? gw_conn_send(c, frame, flen) : SH_ENOMEM;
-    free(frame);
-    if (rc == SH_OK)
-        rc = gw_sessions_add(app->sessions, c->session_id, c->id, &c->link) < 0 ? SH_ENOMEM
-                                                                              : SH_OK;
-    pub = rc == SH_OK ? calloc(1, sizeof(*pub)) : NULL;
-    if (rc == SH_OK)
-        rc = pub ? publish(c, GW_PUB_OPEN, "session_open", NULL,
-                           json_pack("{s:b, s:I}", "resume", c->resumed, "last_seq",
-                                     (json_int_t)(c->resumed ? c->last_seq : -1)), pub)
-                 : SH_ENOMEM;
+    rc = open_session(c);
     if (rc) {
         sh_log(SH_LOG_WARN, "session_open failed", "session=%s error=%s", c->session_id,
                sh_strerror(rc));
@@ -416,7 +432,7 @@ static void on_closed(struct gw_conn *c)
     if (gw_sessions_remove(app->sessions, &c->link) == 1 && !c->rejected) {
         /* The last local connection of the session: drop our route. */
         pub = calloc(1, sizeof(*pub));
-        rc = pub ? publish(c, GW_PUB_CLOSE, "session_close", NULL, NULL, pub) : SH_ENOMEM;
+        rc = pub ? publish(c, GW_PUB_CLOSE, "session_close", NULL, false, NULL, pub) : SH_ENOMEM;
         if (rc)
             sh_log(SH_LOG_WARN, "session_close not queued", "session=%s error=%s",
                    c->session_id, sh_strerror(rc));

@@ -138,6 +138,8 @@ def test_worker_killed_mid_answer_resets_and_completes(stack, reference):
             frames = part.frames + rest.frames
             types = [f["type"] for f in frames]
             assert "turn_reset" in types, "no turn_reset after the worker was lost mid-answer"
+            # The re-run's seqs start after the lost run's reserved block: forward, never back.
+            assert all(new > old for old, new in c.seq_jumps), c.seq_jumps
             assert rest.finish_reason == "stop", rest.done
             # What a client shows: the tokens after the last reset, a complete answer.
             after = frames[max(i for i, x in enumerate(types) if x == "turn_reset") + 1:]

@@ -3,7 +3,10 @@
 Invariants (docs/PROTOCOL.md), checked as frames arrive:
   * the first server frame is {"type":"session",...};
   * every frame with a seq has a turn_id, and seq is exactly the previous seq + 1 within the
-    session (across turns and, for a resumed connection, after the last_seq it asked for);
+    session (across turns and, for a resumed connection, after the last_seq it asked for).
+    The one exception is a `turn_reset`: a turn re-run after a lost worker starts after the seq
+    block reserved for the lost run (docs/ARCHITECTURE.md), so its seq may jump forward (never
+    back); such jumps are recorded in `seq_jumps`;
   * within one turn every frame carries the same turn_id and the turn ends with exactly one
     `done`: no frame of a finished turn arrives afterwards.
 Every wait is bounded; a timeout raises AssertionError with the frames seen so far.
@@ -25,6 +28,10 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class ProtocolViolation(AssertionError):
+    pass
+
+
+class RecvTimeout(AssertionError):
     pass
 
 
@@ -78,6 +85,7 @@ class WsClient:
         self.all_frames: list = []
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        self.seq_jumps: list[tuple[int, int]] = []   # (previous seq, turn_reset seq)
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -161,7 +169,10 @@ class WsClient:
                 raise ProtocolViolation(f"seq is not an integer: {f}")
             if tid is None:
                 raise ProtocolViolation(f"frame with seq but no turn_id: {f}")
-            if self.last_seq is not None and seq != self.last_seq + 1:
+            if (self.last_seq is not None and seq > self.last_seq + 1
+                    and f["type"] == "turn_reset"):
+                self.seq_jumps.append((self.last_seq, seq))
+            elif self.last_seq is not None and seq != self.last_seq + 1:
                 kind = "duplicate/backwards" if seq <= self.last_seq else "gap"
                 raise ProtocolViolation(f"seq {kind}: expected {self.last_seq + 1}, got {seq}: {f}")
             self.last_seq = seq
@@ -175,7 +186,7 @@ class WsClient:
         try:
             raw = await asyncio.wait_for(self.ws.recv(), timeout)
         except asyncio.TimeoutError:
-            raise AssertionError(f"no frame within {timeout}s; last frames: {self.all_frames[-5:]}")
+            raise RecvTimeout(f"no frame within {timeout}s; last frames: {self.all_frames[-5:]}")
         except ConnectionClosed as e:
             self._note_close(e)
             raise
@@ -209,7 +220,7 @@ class WsClient:
                                      f"other frames: {t.others}")
             try:
                 f = await self.recv(left)
-            except AssertionError:
+            except RecvTimeout:
                 raise AssertionError(f"turn not done within {timeout}s; turn frames: {t.frames}; "
                                      f"other frames: {t.others}")
             if f["type"] == "ack":
@@ -249,7 +260,7 @@ class WsClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no `{ftype}` frame within {timeout}s; saw {seen}")
+                raise RecvTimeout(f"no `{ftype}` frame within {timeout}s; saw {seen}")
             f = await self.recv(left)
             if f["type"] == ftype:
                 return f
@@ -262,7 +273,7 @@ class WsClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"server did not close within {timeout}s; frames: {frames}")
+                raise RecvTimeout(f"server did not close within {timeout}s; frames: {frames}")
             try:
                 frames.append(await self.recv(left))
             except ConnectionClosed:
@@ -291,4 +302,4 @@ def run(coro, timeout: float = 120.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-__all__ = ["WsClient", "Turn", "ProtocolViolation", "run", "ConnectionClosed", "websockets"]
+__all__ = ["WsClient", "Turn", "ProtocolViolation", "RecvTimeout", "run", "ConnectionClosed", "websockets"]

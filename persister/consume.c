@@ -171,8 +171,10 @@ static void fill(struct pst_consumer *c)
 
     while (take < c->n_stash && c->n < c->cap)
         batch_add(c, c->stash[take++]);
-    memmove(c->stash, c->stash + take, (c->n_stash - take) * sizeof(*c->stash));
-    c->n_stash -= take;
+    if (take) {
+        memmove(c->stash, c->stash + take, (c->n_stash - take) * sizeof(*c->stash));
+        c->n_stash -= take;
+    }
     if (c->n)
         deadline = sh_mono_ms() + c->cfg->batch_wait_ms;
     while (c->n < c->cap && !sh_stop) {

@@ -99,8 +99,9 @@ void sum_consumer_destroy(struct sum_consumer *c)
 {
     if (!c)
         return;
-    sum_jobs_destroy(c->jobs);
+    /* The consumer first: closing it may revoke partitions, whose hook uses the jobs. */
     sh_consumer_destroy(c->kc);
+    sum_jobs_destroy(c->jobs);
     sum_offsets_destroy(c->offs);
     sh_pg_destroy(c->pg);
     free(c);

@@ -19,7 +19,7 @@
 
 #define SUMMARY_MAX_BYTES 2000
 #define PROBE_BASE_MS 100
-#define PROBE_MAX_MS 2000
+#define PROBE_MAX_MS 1000
 
 enum job_state { QUEUED, WAIT, LLM, BACKOFF, WRITE, FINISHED, DROPPED };
 
@@ -274,7 +274,9 @@ static void on_llm_done(void *user, const struct sh_oai_result *res)
         }
         set_error(jb, "llm answered with an empty summary");
     } else {
-        set_error(jb, "llm %s (http %ld, %d attempt(s)): %s", sh_oai_class_name(res->cls),
+        set_error(jb, "llm %s%s%s (http %ld, %d attempt(s)): %s", sh_oai_class_name(res->cls),
+                  res->cause != res->cls ? ", last: " : "",
+                  res->cause != res->cls ? sh_oai_class_name(res->cause) : "",
                   res->http_status, res->attempts,
                   res->error_message && *res->error_message ? res->error_message
                   : res->detail && *res->detail ? res->detail : "no detail");

@@ -117,8 +117,8 @@ static void test_invalid_message(void **state)
     EXPECT_ERROR("{\"type\":\"user_message\",\"content\":\"x\",\"id\":\"a\\u0000b\"}",
                  "invalid_json");   /* jansson refuses NUL in strings before we look */
     /* 129-byte ids are refused (128 pass: test_id_128) */
-    snprintf(long_id, sizeof(long_id), "{\"type\":\"user_message\",\"content\":\"x\",\"id\":\"%0129d\"}",
-             0);
+    snprintf(long_id, sizeof(long_id),
+             "{\"type\":\"user_message\",\"content\":\"x\",\"id\":\"%0129d\"}", 0);
     expect_error(long_id, strlen(long_id), "invalid_message");
 }
 

@@ -19,14 +19,14 @@ import {
 } from "./Icons";
 
 export function Logo({ size = "md" }: { size?: "md" | "lg" }) {
-  const box = size === "lg" ? "size-16 rounded-2xl" : "size-10 rounded-xl";
+  const box = size === "lg" ? "size-14 rounded-2xl sm:size-16" : "size-10 rounded-xl";
   return (
     <div className={`relative ${box} shrink-0`} aria-hidden>
       <div className={`absolute inset-0 ${box} bg-gradient-to-br from-violet-500 via-fuchsia-500 to-indigo-500 opacity-70 blur-md`} />
       <div
         className={`relative grid ${box} place-items-center bg-gradient-to-br from-violet-500/90 via-fuchsia-500/80 to-indigo-500/90 text-white ring-1 ring-white/25`}
       >
-        <SparklesIcon className={size === "lg" ? "size-8" : "size-5"} />
+        <SparklesIcon className={size === "lg" ? "size-7 sm:size-8" : "size-5"} />
       </div>
     </div>
   );
@@ -155,7 +155,7 @@ export function MockBanner({ show }: { show: boolean }) {
         >
           <div
             role="note"
-            className="flex items-center justify-center gap-2 border-b border-amber-300/15 bg-gradient-to-r from-amber-500/10 via-amber-400/[0.14] to-amber-500/10 px-4 py-1.5 text-center text-xs font-medium text-amber-100"
+            className="flex items-center justify-center gap-1.5 border-b border-amber-300/15 bg-gradient-to-r from-amber-500/10 via-amber-400/[0.14] to-amber-500/10 px-2 py-1.5 text-center text-[0.68rem] font-medium text-amber-100 sm:gap-2 sm:px-4 sm:text-xs"
           >
             <FlaskIcon className="shrink-0 text-amber-300" />
             <span>{MOCK_BANNER_TEXT}</span>
@@ -199,18 +199,18 @@ export function EmptyState({ onPick }: { onPick: (text: string) => void }) {
       initial={{ opacity: 0, y: 14 }}
       animate={{ opacity: 1, y: 0 }}
       transition={{ duration: 0.5, ease: [0.2, 0.8, 0.2, 1] }}
-      className="flex flex-col items-center pt-[6vh] text-center sm:pt-[10vh]"
+      className="flex flex-col items-center pt-[2vh] text-center sm:pt-[10vh]"
       aria-label="Start a conversation"
     >
       <Logo size="lg" />
-      <h2 className="mt-6 text-3xl font-bold tracking-tight text-white sm:text-4xl">
+      <h2 className="mt-5 text-[1.7rem] font-bold tracking-tight text-white sm:mt-6 sm:text-4xl">
         How can I <span className="text-gradient">help</span> today?
       </h2>
-      <p className="mt-3 max-w-md text-sm leading-relaxed text-slate-400 sm:text-base">
+      <p className="mt-2.5 max-w-md text-sm leading-relaxed text-slate-400 sm:mt-3 sm:text-base">
         Ask anything. Answers stream in token by token, tools show their work, and your conversation survives reloads and
         reconnects.
       </p>
-      <div className="mt-8 grid w-full max-w-2xl grid-cols-1 gap-3 sm:grid-cols-2">
+      <div className="mt-6 grid w-full max-w-2xl grid-cols-1 gap-2.5 sm:mt-8 sm:grid-cols-2 sm:gap-3">
         {SUGGESTIONS.map((s, i) => (
           <m.button
             key={s.title}
@@ -220,7 +220,7 @@ export function EmptyState({ onPick }: { onPick: (text: string) => void }) {
             animate={{ opacity: 1, y: 0 }}
             transition={{ delay: 0.08 + i * 0.05 }}
             whileHover={{ y: -2 }}
-            className="glass group flex items-start gap-3 rounded-2xl p-4 text-left transition hover:border-white/20 hover:bg-white/[0.08]"
+            className="glass group flex items-center gap-3 rounded-2xl px-3.5 py-3 text-left transition hover:border-white/20 hover:bg-white/[0.08] sm:items-start sm:p-4"
           >
             <span className={`grid size-9 shrink-0 place-items-center rounded-xl bg-white/[0.06] ${s.color}`}>
               <s.icon className="size-[1.1rem]" />

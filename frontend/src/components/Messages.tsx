@@ -6,7 +6,8 @@ import { m } from "framer-motion";
 import { memo } from "react";
 import { answerText, type AssistantMessage, type NoticeMessage, type UserMessage } from "@/lib/chatState";
 import { AlertIcon, ClockIcon, CloseIcon, RetryIcon, SparklesIcon, UserIcon } from "./Icons";
-import { CopyButton, Markdown } from "./Markdown";
+import { CopyButton } from "./Copy";
+import { Markdown } from "./Markdown";
 import { ToolCard } from "./ToolCard";
 
 const enter = {
@@ -19,7 +20,7 @@ export function AssistantAvatar({ pulse = false }: { pulse?: boolean }) {
   return (
     <div className="relative mt-0.5 shrink-0" aria-hidden>
       {pulse && <span className="absolute inset-0 animate-ping rounded-xl bg-fuchsia-500/30" />}
-      <div className="relative grid size-9 place-items-center rounded-xl bg-gradient-to-br from-violet-500 via-fuchsia-500 to-indigo-500 text-white shadow-lg shadow-fuchsia-900/40 ring-1 ring-white/20">
+      <div className="relative grid size-8 place-items-center rounded-xl sm:size-9 bg-gradient-to-br from-violet-500 via-fuchsia-500 to-indigo-500 text-white shadow-lg shadow-fuchsia-900/40 ring-1 ring-white/20">
         <SparklesIcon className="size-[1.15rem]" />
       </div>
     </div>
@@ -29,7 +30,7 @@ export function AssistantAvatar({ pulse = false }: { pulse?: boolean }) {
 function UserAvatar() {
   return (
     <div
-      className="mt-0.5 grid size-9 shrink-0 place-items-center rounded-full bg-white/[0.06] text-slate-200 ring-1 ring-white/15"
+      className="mt-0.5 grid size-8 shrink-0 place-items-center rounded-full bg-white/[0.06] sm:size-9 text-slate-200 ring-1 ring-white/15"
       aria-hidden
     >
       <UserIcon className="size-[1.1rem]" />
@@ -44,10 +45,10 @@ function timeOf(ts: number): string {
 export const UserBubble = memo(function UserBubble({ msg, onRetry }: { msg: UserMessage; onRetry: (clientId: string) => void }) {
   const pending = msg.status === "queued" || msg.status === "sent";
   return (
-    <m.article {...enter} className="flex justify-end gap-3" aria-label="You said">
+    <m.article {...enter} className="flex justify-end gap-2.5 sm:gap-3" aria-label="You said">
       <div className="flex max-w-[85%] flex-col items-end sm:max-w-[75%]">
         <div
-          className={`rounded-2xl rounded-tr-md bg-gradient-to-br from-violet-600 via-fuchsia-600/90 to-indigo-600 px-4 py-2.5 text-[0.95rem] leading-relaxed whitespace-pre-wrap text-white shadow-lg shadow-violet-950/50 ring-1 ring-white/15 [overflow-wrap:anywhere] ${
+          className={`rounded-2xl rounded-tr-md bg-gradient-to-br from-violet-600 via-purple-600 to-indigo-600 px-4 py-2.5 text-[0.95rem] leading-relaxed whitespace-pre-wrap text-white shadow-lg shadow-violet-950/50 ring-1 ring-white/15 [overflow-wrap:anywhere] ${
             msg.status === "failed" ? "opacity-60" : ""
           }`}
         >
@@ -99,8 +100,8 @@ export const AssistantBubble = memo(function AssistantBubble({
   onRetry,
 }: {
   msg: AssistantMessage;
-  /** Resend this turn's question (absent when it is unknown). */
-  onRetry?: () => void;
+  /** Resend the question of a turn (as a new message). */
+  onRetry?: (turnId: string) => void;
 }) {
   const streaming = msg.status === "streaming";
   const text = answerText(msg);
@@ -108,7 +109,7 @@ export const AssistantBubble = memo(function AssistantBubble({
   const label = finishLabel(msg);
   const lastTextIdx = msg.parts.map((p) => p.type).lastIndexOf("text");
   return (
-    <m.article {...enter} className="flex gap-3" aria-label="Assistant answered" aria-busy={streaming}>
+    <m.article {...enter} className="flex gap-2.5 sm:gap-3" aria-label="Assistant answered" aria-busy={streaming}>
       <AssistantAvatar pulse={streaming && empty} />
       <div className="min-w-0 flex-1">
         {msg.resets > 0 && streaming && (
@@ -146,7 +147,7 @@ export const AssistantBubble = memo(function AssistantBubble({
             {onRetry && !streaming && (
               <button
                 type="button"
-                onClick={onRetry}
+                onClick={() => onRetry(msg.turnId)}
                 className="inline-flex items-center gap-1.5 rounded-lg bg-rose-500/20 px-3 py-1.5 font-medium text-rose-50 ring-1 ring-rose-300/25 transition hover:bg-rose-500/30"
               >
                 <RetryIcon /> Retry
@@ -163,7 +164,7 @@ export const AssistantBubble = memo(function AssistantBubble({
             {label && onRetry && !msg.error && (
               <button
                 type="button"
-                onClick={onRetry}
+                onClick={() => onRetry(msg.turnId)}
                 className="-my-1 inline-flex items-center gap-1.5 rounded-md px-2 py-1 text-xs text-slate-400 transition hover:bg-white/10 hover:text-white"
               >
                 <RetryIcon /> Regenerate

@@ -4,7 +4,7 @@
 
 import { dayGroup, formatDuration, formatStart, oneLine, type DayGroup } from "@/lib/format";
 import type { SessionItem, SessionsView } from "@/lib/useSessions";
-import { ChatIcon, HistoryIcon, PlusIcon, RetryIcon, UserIcon } from "./Icons";
+import { ChatIcon, CloseIcon, HistoryIcon, PlusIcon, RetryIcon, UserIcon } from "./Icons";
 
 interface Props {
   view: SessionsView;
@@ -15,6 +15,8 @@ interface Props {
   userId: string | null;
   onOpen: (sessionId: string) => void;
   onNewChat: () => void;
+  /** In the phone drawer: a close button. */
+  onClose?: () => void;
 }
 
 function Skeleton() {
@@ -61,7 +63,7 @@ function Row({ item, active, opening, onOpen }: { item: SessionItem; active: boo
   );
 }
 
-export function Sidebar({ view, currentSessionId, current, openingId, userId, onOpen, onNewChat }: Props) {
+export function Sidebar({ view, currentSessionId, current, openingId, userId, onOpen, onNewChat, onClose }: Props) {
   // The open chat first when the list does not have it yet (a brand-new session).
   const items = [...view.items];
   if (current && current.title && !items.some((s) => s.sessionId === current.sessionId)) items.unshift(current);
@@ -77,14 +79,24 @@ export function Sidebar({ view, currentSessionId, current, openingId, userId, on
 
   return (
     <nav className="flex h-full flex-col" aria-label="Conversations">
-      <div className="p-3">
+      <div className="flex items-center gap-2 p-3">
         <button
           type="button"
           onClick={onNewChat}
-          className="group flex w-full items-center gap-2.5 rounded-xl bg-gradient-to-r from-violet-600/80 via-fuchsia-600/70 to-indigo-600/80 px-4 py-2.5 text-sm font-semibold text-white shadow-lg shadow-violet-950/40 ring-1 ring-white/15 transition hover:brightness-110 active:scale-[0.98]"
+          className="group flex flex-1 items-center gap-2.5 rounded-xl bg-gradient-to-r from-violet-600/80 via-fuchsia-600/70 to-indigo-600/80 px-4 py-2.5 text-sm font-semibold text-white shadow-lg shadow-violet-950/40 ring-1 ring-white/15 transition hover:brightness-110 active:scale-[0.98]"
         >
           <PlusIcon className="size-4 transition group-hover:rotate-90" /> New chat
         </button>
+        {onClose && (
+          <button
+            type="button"
+            onClick={onClose}
+            className="grid size-10 shrink-0 place-items-center rounded-xl text-slate-300 ring-1 ring-white/10 hover:bg-white/10 hover:text-white"
+            aria-label="Close conversations"
+          >
+            <CloseIcon className="size-5" />
+          </button>
+        )}
       </div>
       <div className="flex items-center gap-2 px-5 pt-1 pb-2 text-[0.7rem] font-semibold tracking-wider text-slate-500 uppercase">
         <HistoryIcon /> History

@@ -1,6 +1,7 @@
 "use client";
 // Cards for tool calls: a rich weather card for get_weather, a generic card for other tools.
 
+import type { ReactNode } from "react";
 import type { ToolPart } from "@/lib/chatState";
 import {
   ChevronDownIcon,
@@ -95,6 +96,18 @@ function conditionLook(condition = ""): { Icon: typeof SunIcon; tint: string; gl
   return { Icon: SunIcon, tint: "from-amber-400/30 via-orange-500/20 to-fuchsia-600/25", glow: "text-amber-200" };
 }
 
+function Stat({ icon, label, value }: { icon: ReactNode; label: string; value: string }) {
+  return (
+    <div className="flex items-center gap-2.5 rounded-xl bg-black/20 px-3 py-2 ring-1 ring-white/[0.06]">
+      <span className="grid size-7 shrink-0 place-items-center rounded-lg bg-white/[0.07] text-[0.95rem]">{icon}</span>
+      <span className="min-w-0">
+        <span className="block text-[0.65rem] tracking-wider text-white/55 uppercase">{label}</span>
+        <span className="block truncate text-sm font-semibold text-white tabular-nums">{value}</span>
+      </span>
+    </div>
+  );
+}
+
 function WeatherCard({ part }: { part: ToolPart }) {
   const w = readWeather(part.result, part.args);
   const loading = !part.hasResult;
@@ -145,17 +158,9 @@ function WeatherCard({ part }: { part: ToolPart }) {
         </div>
         <Icon className={`size-16 shrink-0 drop-shadow-[0_0_18px_rgba(255,255,255,0.35)] ${glow}`} strokeWidth={1.4} />
       </div>
-      <div className="relative mt-4 grid grid-cols-2 gap-2 text-sm">
-        <div className="flex items-center gap-2 rounded-xl bg-black/20 px-3 py-2">
-          <DropletIcon className="text-sky-200" />
-          <span className="text-white/60">Humidity</span>
-          <span className="ml-auto font-medium text-white tabular-nums">{w.humidity !== undefined ? `${w.humidity}%` : "—"}</span>
-        </div>
-        <div className="flex items-center gap-2 rounded-xl bg-black/20 px-3 py-2">
-          <WindIcon className="text-teal-200" />
-          <span className="text-white/60">Wind</span>
-          <span className="ml-auto font-medium text-white tabular-nums">{w.wind ?? "—"}</span>
-        </div>
+      <div className="relative mt-4 grid grid-cols-2 gap-2">
+        <Stat icon={<DropletIcon className="text-sky-200" />} label="Humidity" value={w.humidity !== undefined ? `${w.humidity}%` : "—"} />
+        <Stat icon={<WindIcon className="text-teal-200" />} label="Wind" value={w.wind ?? "—"} />
       </div>
       <figcaption className="relative mt-3 flex items-center gap-1.5 text-[0.7rem] tracking-wide text-white/45 uppercase">
         <WrenchIcon /> get_weather{w.source ? ` · ${w.source} data` : ""}

@@ -64,6 +64,9 @@ export function useSessions(userId: string | null, refreshKey: number): Sessions
   const [cursor, setCursor] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const abortRef = useRef<AbortController | null>(null);
+  // Once the API said it is not there, automatic refreshes use the local list only (no request
+  // per finished turn); the user's "try again" and a page load ask the server again.
+  const unavailable = useRef(false);
 
   const showLocal = useCallback(() => {
     if (!userId) return;
@@ -82,6 +85,10 @@ export function useSessions(userId: string | null, refreshKey: number): Sessions
   const loadFirst = useCallback(
     (quiet: boolean) => {
       if (!client) return;
+      if (quiet && unavailable.current) {
+        showLocal();
+        return;
+      }
       abortRef.current?.abort();
       const ac = new AbortController();
       abortRef.current = ac;
@@ -90,13 +97,15 @@ export function useSessions(userId: string | null, refreshKey: number): Sessions
         .listSessions(null, PAGE, ac.signal)
         .then((page) => {
           if (ac.signal.aborted) return;
+          unavailable.current = false;
           setItems(page.sessions.map(toItem));
           setCursor(page.next_cursor);
           setStatus("ready");
         })
         .catch((e: unknown) => {
           if (ac.signal.aborted || (e as Error)?.name === "AbortError") return;
-          setStatus(e instanceof HistoryUnavailableError ? "unavailable" : "error");
+          unavailable.current = e instanceof HistoryUnavailableError;
+          setStatus(unavailable.current ? "unavailable" : "error");
           showLocal();
         });
     },
