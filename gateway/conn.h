@@ -23,7 +23,9 @@ enum gw_conn_state {
 /* An unanswered user message: accepted, not yet seen "done" for. */
 struct gw_turn {
     char id[SH_UUID_LEN + 1];
+    bool acked;                         /* the ack went out */
     int64_t since_ms;                   /* monotonic */
+    char client_id[GW_CLIENT_ID_MAX + 1];
 };
 
 struct gw_conn {
@@ -79,8 +81,16 @@ void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason);
 /* The worker refused the session: error frame, leave the registry without
  * session_close, close with 'close_code'. */
 void gw_conn_reject(struct gw_conn *c, const char *code, const char *msg, uint16_t close_code);
+/* The unanswered turn 'turn_id' of this connection, or NULL. */
+struct gw_turn *gw_conn_turn(struct gw_conn *c, const char *turn_id);
 /* Forget unanswered turn 'turn_id' (its "done" went out, or it failed). */
 void gw_conn_turn_forget(struct gw_conn *c, const char *turn_id);
+/* Queue the ack of this connection's turn 'turn_id' unless it went out
+ * already. Called for the delivery report and for each reply frame of the
+ * turn, whichever comes first: a reply proves the message is in Kafka, and
+ * this way the ack always precedes the turn's frames. Returns true when an
+ * ack was queued. */
+bool gw_conn_ack(struct gw_conn *c, const char *turn_id);
 
 /* In the lws thread, on LWS_CALLBACK_EVENT_WAIT_CANCELLED: handle what the
  * Kafka thread queued (replies.c). */

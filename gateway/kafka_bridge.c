@@ -265,6 +265,9 @@ static void *run(void *arg)
                 next_setup = now + RETRY_MS;
             }
         }
+        /* Delivery reports first: an ack should reach the lws thread
+         * before replies to the message it acknowledges. */
+        sh_producer_poll(b->prod, 0);
         if (atomic_load(&b->consuming)) {
             size_t queued;
             pthread_mutex_lock(&b->mu);
@@ -274,7 +277,6 @@ static void *run(void *arg)
             if (queued < QUEUE_SOFT_MAX)
                 more = consume_batch(b) == BATCH;
         }
-        sh_producer_poll(b->prod, 0);
         rd_kafka_poll(b->cons, 0);
         if (atomic_load(&b->consuming) && now >= next_probe) {
             probe(b);

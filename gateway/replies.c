@@ -92,12 +92,20 @@ static void on_reply(void *ctx, struct sh_env *e)
         struct gw_conn *c = gw_conn_of(l);
 
         next = l->next;
-        if (done && e->turn_id[0])
-            gw_conn_turn_forget(c, e->turn_id);
         /* A resuming connection gets the worker's replay after "attached",
          * which repeats anything streamed before it, in order. */
-        if (c->state != GW_CONN_OPEN || c->awaiting_attach)
+        if (c->state != GW_CONN_OPEN || c->awaiting_attach) {
+            if (done && e->turn_id[0])
+                gw_conn_turn_forget(c, e->turn_id);
             continue;
+        }
+        if (e->turn_id[0]) {
+            if (gw_conn_ack(c, e->turn_id))     /* the sender's ack goes first */
+                sh_log(SH_LOG_DEBUG, "ack sent ahead of its delivery report",
+                       "session=%s turn=%s", e->session_id, e->turn_id);
+            if (done)
+                gw_conn_turn_forget(c, e->turn_id);
+        }
         if (e->seq >= 0) {
             if (e->seq <= c->max_seq)
                 continue;           /* already shown: a replay overlapping the live stream */
@@ -115,8 +123,7 @@ static void on_delivery(void *ctx, void *opaque, int err)
     struct gw_pub *pub = opaque;
     struct gw_sess_link *l = gw_sessions_find(app->sessions, pub->conn_id);
     struct gw_conn *c = l ? gw_conn_of(l) : NULL;
-    size_t len;
-    char *frame;
+    struct gw_turn *t;
 
     if (err)
         sh_log(SH_LOG_WARN, "request not delivered", "session=%s turn=%s kind=%d",
@@ -130,16 +137,15 @@ static void on_delivery(void *ctx, void *opaque, int err)
     }
     switch (pub->kind) {
     case GW_PUB_MESSAGE:
-        if (err) {
+        t = gw_conn_turn(c, pub->turn_id);
+        if (!err) {
+            gw_conn_ack(c, pub->turn_id);       /* no-op when a reply beat us */
+        } else if (t && !t->acked) {
             gw_conn_turn_forget(c, pub->turn_id);
             gw_conn_send_error(c, "unavailable", "Kafka did not take the message; resend",
                                pub->client_id, NULL);
-            break;
         }
-        frame = gw_frame_ack(pub->client_id, pub->turn_id, &len);
-        if (frame)
-            gw_conn_send(c, frame, len);
-        free(frame);
+        /* else the worker already answered: the message did get through */
         break;
     case GW_PUB_STOP:
         if (err)

@@ -91,6 +91,30 @@ void gw_conn_reject(struct gw_conn *c, const char *code, const char *msg, uint16
     gw_conn_close(c, close_code, code);
 }
 
+struct gw_turn *gw_conn_turn(struct gw_conn *c, const char *turn_id)
+{
+    for (uint16_t i = 0; i < c->nturns; i++)
+        if (!strcmp(c->turns[i].id, turn_id))
+            return &c->turns[i];
+    return NULL;
+}
+
+bool gw_conn_ack(struct gw_conn *c, const char *turn_id)
+{
+    struct gw_turn *t = gw_conn_turn(c, turn_id);
+    size_t len;
+    char *frame;
+
+    if (!t || t->acked)
+        return false;
+    t->acked = true;
+    frame = gw_frame_ack(t->client_id, t->id, &len);
+    if (frame)
+        gw_conn_send(c, frame, len);
+    free(frame);
+    return true;
+}
+
 void gw_conn_turn_forget(struct gw_conn *c, const char *turn_id)
 {
     for (uint16_t i = 0; i < c->nturns; i++) {
@@ -105,10 +129,12 @@ void gw_conn_turn_forget(struct gw_conn *c, const char *turn_id)
     }
 }
 
-/* Count 'turn_id' as unanswered. Returns 0, or SH_EFULL when the client
- * already has max_pending of them (after forgetting stale ones). */
-static int turn_add(struct gw_conn *c, const char *turn_id)
+/* Count 'turn_id' (from client message 'client_id') as unanswered.
+ * Returns 0, or SH_EFULL when the client already has max_pending of them
+ * (after forgetting stale ones), or SH_ENOMEM. */
+static int turn_add(struct gw_conn *c, const char *turn_id, const char *client_id)
 {
+    struct gw_turn *t;
     size_t max = (size_t)c->app->cfg->max_pending;
     int64_t now = sh_mono_ms();
 
@@ -122,9 +148,11 @@ static int turn_add(struct gw_conn *c, const char *turn_id)
         return SH_EFULL;
     if (!c->turns && !(c->turns = calloc(max, sizeof(*c->turns))))
         return SH_ENOMEM;
-    memcpy(c->turns[c->nturns].id, turn_id, SH_UUID_LEN + 1);
-    c->turns[c->nturns].since_ms = now;
-    c->nturns++;
+    t = &c->turns[c->nturns++];
+    memcpy(t->id, turn_id, SH_UUID_LEN + 1);
+    snprintf(t->client_id, sizeof(t->client_id), "%s", client_id);
+    t->acked = false;
+    t->since_ms = now;
     return SH_OK;
 }
 
@@ -162,7 +190,7 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
     int rc;
 
     sh_uuid_v7(turn_id);
-    rc = turn_add(c, turn_id);
+    rc = turn_add(c, turn_id, f->id);
     if (rc == SH_EFULL) {
         gw_conn_send_error(c, "busy", "too many unanswered messages", f->id, NULL);
         return;

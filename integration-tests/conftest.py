@@ -36,15 +36,13 @@ DEFAULT_TIMEOUT = int(os.environ.get("ITEST_TIMEOUT", "150"))
 PARTITIONS = int(os.environ.get("ITEST_KAFKA_PARTITIONS", "3"))
 ISOLATE_TOPICS = os.environ.get("ITEST_SHARED_TOPICS", "") not in ("1", "true", "yes")
 
-try:
-    import pytest_timeout  # noqa: F401
-    HAVE_TIMEOUT_PLUGIN = True
-except ImportError:
-    HAVE_TIMEOUT_PLUGIN = False
+HAVE_TIMEOUT_PLUGIN = False
 
 
 # -- per-test timeouts -----------------------------------------------------------------------
 def pytest_configure(config):
+    global HAVE_TIMEOUT_PLUGIN
+    HAVE_TIMEOUT_PLUGIN = config.pluginmanager.hasplugin("timeout")
     if not HAVE_TIMEOUT_PLUGIN:
         config.addinivalue_line("markers", "timeout(seconds): per-test time limit")
 

@@ -230,3 +230,36 @@ def test_healthz_and_readyz(stack):
     assert stack.http("/healthz").status_code == 200
     assert stack.http("/readyz").status_code == 200
     assert stack.http("/no/such/path").status_code == 404
+
+
+@pytest.mark.parametrize("query", [
+    "session_id=not-a-uuid",
+    "session_id=",
+    "session_id=" + "a" * 5000,
+    "session_id=00000000-0000-0000-0000-000000000000&last_seq=abc",
+    "last_seq=-5",
+    "session_id=%00%01%02",
+], ids=["not-uuid", "empty", "huge", "bad-last-seq", "last-seq-alone", "control-bytes"])
+def test_odd_query_strings_do_not_hurt(stack, query):
+    """Malformed resume parameters: refused (HTTP error, or error frame + close) or ignored;
+    never a resumed session, never a broken gateway."""
+    async def body():
+        pid = stack.gateway.pid
+        url = stack.ws_url("/ws/session/query_user") + "?" + query
+        try:
+            c = await WsClient.open(url, expect_session=False, timeout=5)
+        except Exception:
+            c = None                 # refused at the HTTP upgrade
+        if c is not None:
+            try:
+                f = await c.recv(5)
+                if f.get("type") == "session":
+                    assert f["resumed"] is False, f
+                else:
+                    assert f.get("type") == "error", f
+            except ConnectionClosed:
+                pass
+            finally:
+                await c.close()
+        await assert_gateway_fine(stack, pid)
+    run(body())

@@ -1,5 +1,6 @@
 """Conversation context: multi-turn memory, surviving a worker crash, resuming a session,
 and who may resume it."""
+import asyncio
 import signal
 import time
 import uuid
@@ -133,3 +134,36 @@ def test_unknown_session_is_not_found(stack):
                                "session_not_found", 4404)
         assert time.monotonic() - t0 < 10
     run(body())
+
+
+def test_context_moves_with_partitions_to_a_second_worker(stack):
+    """Scale out to two workers (rebalance), then stop the first: every session keeps its
+    history wherever its partition goes."""
+    n = 6
+    firsts = [f"scale out {i} {mockllm.marker()}" for i in range(n)]
+
+    async def body():
+        clients = [await WsClient.open(stack.ws_url(f"/ws/session/scale_{i}")) for i in range(n)]
+        try:
+            await asyncio.gather(*(c.turn(firsts[i]) for i, c in enumerate(clients)))
+            w2 = stack.start_worker()
+            await asyncio.to_thread(w2.wait_log, r"partitions assigned", 30)
+            ts = await asyncio.gather(*(c.turn(f"second {i}", timeout=60)
+                                        for i, c in enumerate(clients)))
+            for i, t in enumerate(ts):
+                assert f'Earlier you said: "{firsts[i]}"' in t.text, (i, t.text)
+            rc = await asyncio.to_thread(stack.workers[0].terminate, 20)
+            assert rc == 0
+            ts = await asyncio.gather(*(c.turn(f"third {i}", timeout=60)
+                                        for i, c in enumerate(clients)))
+            for i, t in enumerate(ts):
+                assert f'Earlier you said: "second {i}"' in t.text, (i, t.text)
+                assert mockllm.context_count(t.text) == mockllm.context_count(ts[0].text)
+        finally:
+            for c in clients:
+                await c.close()
+            # Back to one worker for the rest of the module.
+            stack.workers[0].start()
+            await asyncio.to_thread(stack.workers[1].terminate, 20)
+            stack.workers.pop()
+    run(body(), timeout=140)

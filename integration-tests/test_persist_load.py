@@ -1,6 +1,8 @@
 """persister under load: 200 sessions x 5 turns give exactly one row per event, also when the
 persister is SIGKILLed mid-load or PostgreSQL is stopped for 20 s (nothing lost, nothing twice).
 Rates are printed (run with -s to see them)."""
+import os
+import signal
 import threading
 import time
 import uuid
@@ -116,9 +118,13 @@ def test_postgres_stopped_20s_under_load(durable, pg):
     time.sleep(20)
     assert p.alive(), p.tail(30)
     pg.start()
-    down = time.monotonic() - t_stop
-    th.join(120)
     t_up = time.monotonic()
+    down = t_up - t_stop
+    during = durable.count_for_user(user)
+    durable.wait(lambda: durable.count_for_user(user) >= during + 1, 60, "writes to resume",
+                 interval=0.05)
+    resumed = time.monotonic() - t_up
+    th.join(120)
     durable.wait(lambda: durable.count_for_user(user) >= len(envs), 120, "every row")
     catch_up = time.monotonic() - t_up
     time.sleep(2)
@@ -126,5 +132,34 @@ def test_postgres_stopped_20s_under_load(durable, pg):
     assert "database write failed; consumption paused, retrying" in log
     assert "database write succeeded after retries" in log
     print(f"\n[persister] {before} rows before the stop; PostgreSQL down {down:.1f}s; "
-          f"all {len(envs)} rows {catch_up:.1f}s after the producer finished")
+          f"writing again {resumed:.1f}s after its restart; all {len(envs)} rows "
+          f"{catch_up:.1f}s after it (the producer ran {len(envs) // 120}s)")
     check_exact(durable, user, envs)
+
+
+@pytest.mark.timeout(120)
+def test_frozen_database_connection_is_replaced(durable, pg):
+    """A server that stops answering (its backend SIGSTOPped): the statement deadline drops the
+    connection, a new one is made, and every event still arrives once."""
+    if not pg.controllable:
+        pytest.skip("external database (ITEST_DATABASE_URL): not ours to freeze")
+    user = f"frozen-{uuid.uuid4().hex[:8]}"
+    first = make_load(user, sessions=5, turns=1)
+    second = make_load(user, sessions=5, turns=2)
+    p = durable.start_persister(env={"PERSISTER_DB_TIMEOUT_MS": "1500"})
+    durable.produce(first)
+    durable.wait(lambda: durable.count_for_user(user) == len(first), 30, "first rows")
+    pids = [r[0] for r in pg.query("SELECT pid FROM pg_stat_activity WHERE application_name = "
+                                   "'persister' AND state = 'idle'")]
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        durable.produce(second)
+        durable.wait(lambda: durable.count_for_user(user) == len(first) + len(second), 30,
+                     "rows through a new connection")
+        print(f"\n[persister] frozen backend replaced; rows {time.monotonic() - t0:.1f}s later")
+    finally:
+        os.kill(pids[0], signal.SIGCONT)
+    assert "statement deadline passed" in p.log_text()
+    check_exact(durable, user, first + second)

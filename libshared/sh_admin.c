@@ -235,7 +235,8 @@ static void *admin_main(void *arg)
     struct sh_admin *a = arg;
 
     while (!atomic_load(&a->stop)) {
-        struct pollfd p[2] = {{.fd = a->lfd, .events = POLLIN}, {.fd = a->wake[0], .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = a->lfd, .events = POLLIN},
+                              {.fd = a->wake[0], .events = POLLIN}};
         int n = poll(p, 2, POLL_MS), fd;
 
         if (n <= 0 || (p[1].revents & POLLIN))

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define SH_PG_CONNECT_MAX_MS 5000
+
 struct sh_pg {
     char *url;
     char *app;
@@ -185,7 +187,10 @@ int sh_pg_exec(struct sh_pg *pg, const char *sql, int nparams, const char *const
     if (res)
         *res = NULL;
     pg->err[0] = pg->state[0] = '\0';
-    if ((rc = sh_pg_connect(pg, timeout_ms)))
+    /* A connect gets at most a few seconds: an unreachable server must not hold a caller
+     * (and its shutdown) for a whole statement deadline. */
+    if ((rc = sh_pg_connect(pg, timeout_ms < SH_PG_CONNECT_MAX_MS ? timeout_ms
+                                                                  : SH_PG_CONNECT_MAX_MS)))
         return rc;
     if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
         return lost(pg, NULL);

@@ -37,7 +37,7 @@ bool sh_pg_connected(const struct sh_pg *pg);
 void sh_pg_disconnect(struct sh_pg *pg);
 
 /* Run one statement with text parameters ('values[i]' NULL = SQL NULL), connecting first
- * if needed, and wait at most 'timeout_ms' for the whole round trip. Values are never
+ * if needed (at most 5 s for that), and wait at most 'timeout_ms' for the round trip. Values are never
  * spliced into 'sql'. On 0 and 'res' not NULL, '*res' is the result, which the caller
  * PQclear()s; otherwise '*res' is NULL. Returns one of the codes above. */
 int sh_pg_exec(struct sh_pg *pg, const char *sql, int nparams, const char *const *values,

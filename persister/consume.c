@@ -426,7 +426,7 @@ static void report(struct pst_consumer *c, bool force)
         return;
     sh_log(SH_LOG_INFO, "progress",
            "events=%llu inserted=%llu duplicates=%llu poison=%llu batches=%llu "
-           "db_retries=%llu rate=%.0f/s",
+           "db_retries=%llu rate=%.1f/s",
            (unsigned long long)c->events, (unsigned long long)c->inserted,
            (unsigned long long)c->dups, (unsigned long long)c->poison,
            (unsigned long long)c->batches, (unsigned long long)c->retries,

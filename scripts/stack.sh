@@ -32,7 +32,8 @@ BIN="${STACK_BIN_DIR:-$REPO/build/bin}"
 GATEWAY_PORT="${GATEWAY_PORT:-8000}"
 MOCK_LLM_PORT="${MOCK_LLM_PORT:-8090}"
 STACK_STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-15}"
-SERVICES=(mock-llm llm-worker persister summarizer gateway)   # start order; stop is reversed
+SERVICES=(mock-llm persister summarizer llm-worker gateway)   # start order; stop is reversed, so
+# the worker drains before the persister stops and its last events are stored in the same run
 HARNESS_VARS=(KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PARTITIONS KAFKA_HEAP KAFKA_TOPICS
               KAFKA_EXTRA_CONFIG KAFKA_LIBS KAFKA_START_TIMEOUT KAFKA_STOP_TIMEOUT KAFKA_CDS)
 

@@ -10,6 +10,7 @@ Answers are canned, keyed on words in the message:
   fail                        a turn error (llm_unavailable) followed by done/error
   reset                       half an answer, turn_reset, then the whole answer
   long                        a long answer (~300 tokens)
+Test hook: GET /__drop cuts every WebSocket (no close frame), like a network failure.
   anything else               an echo
 
 Usage: python3 fake_gateway.py --port 0 --root ../../frontend/out [--api] [--token-ms 30]
@@ -325,10 +326,22 @@ def api(path: str, query: str, headers: Headers) -> Response:
     return respond(404, b'{"error":"not_found"}', "application/json")
 
 
+def drop_all() -> int:
+    """Cut every WebSocket without a close frame, as a network failure would."""
+    n = 0
+    for s in SESSIONS.values():
+        for c in list(s.conns):
+            c.transport.abort()
+            n += 1
+    return n
+
+
 def process_request(conn: ServerConnection, request: Request):
     url = urlsplit(request.path)
     if url.path.startswith("/ws/"):
         return None  # WebSocket handshake
+    if url.path == "/__drop":  # test hook: simulate a lost connection
+        return respond(200, str(drop_all()).encode(), "text/plain")
     if url.path.startswith("/api/"):
         return api(url.path, url.query, request.headers)
     rel = unquote(url.path).lstrip("/") or "index.html"

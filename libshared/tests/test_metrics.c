@@ -65,12 +65,14 @@ static void test_render_format(void **state)
 
     (void)state;
     assert_non_null(reg);
-    assert_non_null(req = sh_metrics_counter(reg, "chat_requests_total", "Requests handled.", NULL));
+    assert_non_null(req = sh_metrics_counter(reg, "chat_requests_total", "Requests handled.",
+                                             NULL));
     assert_non_null(frames = sh_metrics_counter(reg, "chat_frames_total",
                                                 "Frames by type, with a \\ and a\nnewline.",
                                                 "type"));
     assert_non_null(inflight = sh_metrics_gauge(reg, "chat_inflight", "Turns in flight.", NULL));
-    assert_non_null(lat = sh_metrics_histogram(reg, "chat_latency_seconds", "Latency.", NULL, b, 2));
+    assert_non_null(lat = sh_metrics_histogram(reg, "chat_latency_seconds", "Latency.", NULL,
+                                               b, 2));
     assert_non_null(by_code = sh_metrics_histogram(reg, "chat_db_seconds", NULL, "code", b, 2));
 
     sh_counter_inc(req);

@@ -201,7 +201,7 @@ export default function ChatApp() {
           <MockBanner show={state.llm === "mock"} />
           {state.fatal && <FatalBanner message={state.fatal.message} onNewChat={newChat} />}
           <MessageList followKey={followKey} busy={generating}>
-            {!hasMessages && userId && <EmptyState onPick={send} />}
+            {!hasMessages && chat.ready && <EmptyState onPick={send} />}
             {state.messages.map((msg) => {
               if (msg.kind === "user") return <UserBubble key={msg.key} msg={msg} onRetry={chat.retryMessage} />;
               if (msg.kind === "notice") return <NoticeRow key={msg.key} msg={msg} onDismiss={chat.dismiss} />;
@@ -214,6 +214,7 @@ export default function ChatApp() {
             onSend={send}
             onStop={chat.stop}
             generating={generating}
+            canStop={chat.conn.status === "connected"}
             disabled={!!state.fatal}
             hint={offline ? "Not connected — messages are sent as soon as the connection is back" : undefined}
           />

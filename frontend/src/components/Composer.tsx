@@ -17,11 +17,13 @@ interface Props {
   onSend: (text: string) => void;
   onStop: () => void;
   generating: boolean;
+  /** Stop needs an open connection. */
+  canStop?: boolean;
   disabled?: boolean;
   hint?: string;
 }
 
-export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ onSend, onStop, generating, disabled, hint }, ref) {
+export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ onSend, onStop, generating, canStop = true, disabled, hint }, ref) {
   const [text, setText] = useState("");
   const ta = useRef<HTMLTextAreaElement>(null);
   useImperativeHandle(ref, () => ({ focus: () => ta.current?.focus() }), []);
@@ -45,7 +47,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ on
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
-    } else if (e.key === "Escape" && generating) {
+    } else if (e.key === "Escape" && generating && canStop) {
       e.preventDefault();
       onStop();
     }
@@ -86,12 +88,13 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ on
                 key="stop"
                 type="button"
                 onClick={onStop}
+                disabled={!canStop}
                 initial={{ opacity: 0, scale: 0.6 }}
                 animate={{ opacity: 1, scale: 1 }}
                 exit={{ opacity: 0, scale: 0.6 }}
-                className="grid size-11 shrink-0 place-items-center rounded-xl bg-white/10 text-white ring-1 ring-white/15 transition hover:bg-rose-500/80"
+                className="grid size-11 shrink-0 place-items-center rounded-xl bg-white/10 text-white ring-1 ring-white/15 transition enabled:hover:bg-rose-500/80 disabled:opacity-40"
                 aria-label="Stop generating"
-                title="Stop generating (Esc)"
+                title={canStop ? "Stop generating (Esc)" : "Stop needs a connection"}
               >
                 <StopIcon className="size-4" />
               </m.button>
@@ -108,13 +111,17 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ on
           </button>
         </div>
       </div>
-      <p id="composer-hint" className="mt-2 flex justify-between gap-2 px-2 text-[0.7rem] text-slate-500">
+      <p
+        id="composer-hint"
+        className={`mt-2 justify-between gap-2 px-2 text-[0.7rem] text-slate-500 ${over || hint ? "flex" : "hidden sm:flex"}`}
+      >
         <span className={over ? "text-rose-300" : ""}>
           {over
             ? `Too long: ${text.length.toLocaleString()} / ${MAX_MESSAGE_CHARS.toLocaleString()} characters`
             : hint ?? "Enter to send · Shift + Enter for a new line"}
         </span>
         {generating && <span className="hidden sm:inline">Esc to stop</span>}
+
       </p>
     </form>
   );

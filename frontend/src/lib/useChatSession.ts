@@ -23,6 +23,8 @@ export interface ChatSession {
   reconnectNow: () => void;
   /** Increases when a turn of this session finishes (the sidebar refreshes on it). */
   turnsDone: number;
+  /** The saved chat (if any) has been restored: the empty state may show now. */
+  ready: boolean;
 }
 
 export function useChatSession(userId: string | null): ChatSession {
@@ -30,6 +32,8 @@ export function useChatSession(userId: string | null): ChatSession {
   const [state, setState] = useState<ChatState>(storeRef.current);
   const [conn, setConn] = useState<ConnInfo>({ status: "idle", attempt: 0, retryAt: null });
   const [turnsDone, setTurnsDone] = useState(0);
+  const [ready, setReady] = useState(false);
+  const renderPending = useRef(false);
   const connRef = useRef<ChatConnection | null>(null);
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -44,7 +48,19 @@ export function useChatSession(userId: string | null): ChatSession {
       const next = chatReducer(storeRef.current, action);
       if (next === storeRef.current) return;
       storeRef.current = next;
-      setState(next);
+      // Tokens can arrive faster than the screen refreshes: render at most once per frame.
+      if (!renderPending.current) {
+        renderPending.current = true;
+        const flush = () => {
+          renderPending.current = false;
+          setState(storeRef.current);
+        };
+        if (typeof document !== "undefined" && !document.hidden && typeof requestAnimationFrame === "function") {
+          requestAnimationFrame(flush);
+        } else {
+          setTimeout(flush, 50);
+        }
+      }
       // Transcript and lastSeq are saved together (one snapshot), throttled while streaming.
       if (!saveTimer.current) saveTimer.current = setTimeout(persistNow, SAVE_EVERY_MS);
     },
@@ -76,9 +92,9 @@ export function useChatSession(userId: string | null): ChatSession {
     if (saved) {
       dispatch({ type: "load", sessionId: saved.sessionId, messages: saved.messages, lastSeq: saved.lastSeq, llm: saved.llm });
       dispatch({ type: "connection_lost" }); // unacknowledged messages go out again after connecting
-    } else {
-      setState(storeRef.current);
     }
+    setState(storeRef.current); // now, not on the next frame: no flash of the empty state
+    setReady(true);
     const c = new ChatConnection({
       url: () =>
         buildWsUrl({
@@ -175,7 +191,7 @@ export function useChatSession(userId: string | null): ChatSession {
   const reconnectNow = useCallback(() => connRef.current?.reconnectNow(), []);
 
   return useMemo(
-    () => ({ state, conn, send, stop, retryMessage, dismiss, newChat, openSession, reconnectNow, turnsDone }),
-    [state, conn, send, stop, retryMessage, dismiss, newChat, openSession, reconnectNow, turnsDone],
+    () => ({ state, conn, send, stop, retryMessage, dismiss, newChat, openSession, reconnectNow, turnsDone, ready }),
+    [state, conn, send, stop, retryMessage, dismiss, newChat, openSession, reconnectNow, turnsDone, ready],
   );
 }
