@@ -13,6 +13,9 @@ Fixtures:
                 they set PRIVATE_STACK = True (or STACK_ENV = {"worker": {...}, "gateway": {...},
                 "mock": {...}}), which gives them their own stack, topics and consumer group.
   new_stack     factory for extra stacks inside a test: new_stack(name, **Stack kwargs)
+
+Every test gets a time limit (pytest-timeout when installed, else SIGALRM); a service that dies
+during a test fails it, and the tails of the stack's service logs are attached to any failure.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import kafka_proto  # noqa: E402
-from stack import REPO, BIN_DIR, HARNESS_ONLY, Stack, port_is_free  # noqa: E402
+from stack import REPO, BIN_DIR, Stack, port_is_free  # noqa: E402
 
 DEFAULT_TIMEOUT = int(os.environ.get("ITEST_TIMEOUT", "150"))
 PARTITIONS = int(os.environ.get("ITEST_KAFKA_PARTITIONS", "3"))

@@ -3,8 +3,9 @@
  *
  * One request per connection (answered with "Connection: close"), served
  * one connection at a time; a client gets SH_ADMIN_IO_MS to send its
- * request and read the answer, so a stuck client delays the others by at
- * most that. Requests larger than SH_ADMIN_MAX_REQUEST bytes get 431.
+ * request and read the answer (then up to 500 ms to close), so a stuck
+ * client delays the others by at most that. A request head larger than
+ * SH_ADMIN_MAX_REQUEST bytes gets 431; a malformed one 400.
  *
  *   GET /healthz  200 "ok": the process runs (liveness)
  *   GET /readyz   the service's readiness callback: 200 "ready", or 503

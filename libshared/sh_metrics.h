@@ -70,9 +70,9 @@ void sh_gauge_add(struct sh_metric *g, double delta);
  * NaN is ignored. No-op on NULL or on another type. */
 void sh_histogram_observe(struct sh_metric *h, double v);
 
-/* Current values, for tests and for services that also act on them:
- * a counter's count, a gauge's value, a histogram's count (as a double
- * for the gauge; 0 on NULL). */
+/* Current values, for tests and for services that also act on them: a
+ * counter's count, a gauge's value, a histogram's number of observations.
+ * 0 on NULL or on another type. */
 uint64_t sh_counter_value(const struct sh_metric *c);
 double sh_gauge_value(const struct sh_metric *g);
 uint64_t sh_histogram_count(const struct sh_metric *h);

@@ -177,7 +177,7 @@ cmd_up() {
         [[ -n "${OPENAI_MODEL:-}" ]] && common+=("OPENAI_MODEL=$OPENAI_MODEL")
     else
         mode="mock-llm on 127.0.0.1:$MOCK_LLM_PORT: a MOCK with canned replies, not a model (set OPENAI_API_KEY for a real one)"
-        common+=("OPENAI_API_KEY=mock" "OPENAI_BASE_URL=http://127.0.0.1:$MOCK_LLM_PORT/v1"
+        common+=("OPENAI_API_KEY=mock" "OPENAI_BASE_URL=http://127.0.0.1:$MOCK_LLM_PORT/v1" "GATEWAY_LLM_LABEL=mock"
                  "OPENAI_MODEL=${OPENAI_MODEL:-mock-llm}")
     fi
 
