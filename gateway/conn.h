@@ -24,6 +24,7 @@ enum gw_conn_state {
 struct gw_turn {
     char id[SH_UUID_LEN + 1];
     bool acked;                         /* the ack went out */
+    bool answered;                      /* done arrived; kept to recognise resends */
     int64_t since_ms;                   /* monotonic */
     char client_id[GW_CLIENT_ID_MAX + 1];
 };

@@ -69,7 +69,8 @@ static void on_reply(void *ctx, struct sh_env *e)
 {
     struct gw_app *app = ctx;
     struct gw_sess_link *l = gw_sessions_first(app->sessions, e->session_id), *next;
-    bool done = !strcmp(e->type, "done");
+    /* "duplicate": the worker dropped a resend; the turn is over too. */
+    bool done = !strcmp(e->type, "done") || !strcmp(e->type, "duplicate");
     size_t len;
     char *frame;
 

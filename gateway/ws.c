@@ -120,7 +120,12 @@ void gw_conn_turn_forget(struct gw_conn *c, const char *turn_id)
     for (uint16_t i = 0; i < c->nturns; i++) {
         if (strcmp(c->turns[i].id, turn_id) != 0)
             continue;
-        c->turns[i] = c->turns[--c->nturns];
+        /* Answered turns with a client id stay (until space is needed) so a
+         * resend of that id is acked with this turn instead of run again. */
+        if (c->turns[i].client_id[0])
+            c->turns[i].answered = true;
+        else
+            c->turns[i] = c->turns[--c->nturns];
         break;
     }
     if (c->nturns == 0) {
@@ -138,20 +143,31 @@ static int turn_add(struct gw_conn *c, const char *turn_id, const char *client_i
     size_t max = (size_t)c->app->cfg->max_pending;
     int64_t now = sh_mono_ms();
 
+    size_t unanswered = 0;
+    int oldest = -1;
+
     for (uint16_t i = 0; i < c->nturns;) {
-        if (now - c->turns[i].since_ms > TURN_EXPIRE_MS)
+        if (now - c->turns[i].since_ms > TURN_EXPIRE_MS) {
             c->turns[i] = c->turns[--c->nturns];
-        else
-            i++;
+            continue;
+        }
+        if (!c->turns[i].answered)
+            unanswered++;
+        else if (oldest < 0 || c->turns[i].since_ms < c->turns[oldest].since_ms)
+            oldest = i;
+        i++;
     }
-    if (c->nturns >= max)
+    if (unanswered >= max)
         return SH_EFULL;
+    if (c->nturns >= max)                   /* make room: drop the oldest answered one */
+        c->turns[oldest] = c->turns[--c->nturns];
     if (!c->turns && !(c->turns = calloc(max, sizeof(*c->turns))))
         return SH_ENOMEM;
     t = &c->turns[c->nturns++];
     memcpy(t->id, turn_id, SH_UUID_LEN + 1);
     snprintf(t->client_id, sizeof(t->client_id), "%s", client_id);
     t->acked = false;
+    t->answered = false;
     t->since_ms = now;
     return SH_OK;
 }
@@ -189,6 +205,22 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
     char turn_id[SH_UUID_LEN + 1];
     int rc;
 
+    /* A resend of a message this connection already sent: ack it with the
+     * turn that answers it instead of starting another. */
+    for (uint16_t i = 0; f->id[0] && i < c->nturns; i++) {
+        struct gw_turn *t = &c->turns[i];
+        size_t len;
+        char *frame;
+
+        if (strcmp(t->client_id, f->id) != 0)
+            continue;
+        frame = gw_frame_ack(t->client_id, t->id, &len);
+        if (frame)
+            gw_conn_send(c, frame, len);
+        free(frame);
+        t->acked = true;
+        return;
+    }
     sh_uuid_v7(turn_id);
     rc = turn_add(c, turn_id, f->id);
     if (rc == SH_EFULL) {

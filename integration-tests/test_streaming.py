@@ -112,17 +112,9 @@ def test_client_message_id_is_acked(stack):
     run(body())
 
 
-# Known service bugs (see the integration report). strict: once fixed, the XPASS fails the run
-# so the marker gets removed.
-BUG_RESEND_ACK = pytest.mark.xfail(strict=True, reason=(
-    "BUG gateway: a resend of an answered message id is acked with a fresh turn_id that the "
-    "worker (rightly) never answers; the gateway also counts it as unanswered for 10 min"))
-BUG_RESEND_RUNNING = pytest.mark.xfail(strict=True, reason=(
-    "BUG llm-worker: a resend whose original turn is still queued or running is answered as a "
-    "second turn (llm_session_seen() only knows finished turns)"))
 
 
-@BUG_RESEND_ACK
+
 def test_resend_with_same_id_is_answered_once(stack):
     """A user_message resent with the same id (a client unsure it arrived) is not a new turn."""
     async def body():
@@ -145,7 +137,7 @@ def test_resend_with_same_id_is_answered_once(stack):
     run(body())
 
 
-@BUG_RESEND_ACK
+
 def test_resends_of_an_answered_message_do_not_make_the_connection_busy(stack):
     async def body():
         async with await WsClient.open(stack.ws_url("/ws/session/stream_user")) as c:
@@ -164,7 +156,7 @@ def test_resends_of_an_answered_message_do_not_make_the_connection_busy(stack):
     run(body())
 
 
-@BUG_RESEND_RUNNING
+
 def test_resend_while_first_is_running_is_answered_once(stack):
     """The resend arrives before the first answer is done (the usual case of a client that
     lost its ack): still one turn."""

@@ -204,6 +204,26 @@ static void on_open(struct llm_worker *w, struct sh_env *e, int32_t partition,
         llm_emit_replay(w, s, e->reply_to, last_seq);
 }
 
+static bool same_msg(const struct sh_env *e, const char *turn_id, const char *client_id)
+{
+    const char *cid = json_string_value(json_object_get(e->payload, "client_id"));
+
+    return !strcmp(e->turn_id, turn_id) || (client_id && *client_id && cid && !strcmp(cid, client_id));
+}
+
+/* True when the message is queued or running in 's' already. */
+static bool in_flight(const struct llm_session *s, const char *turn_id, const char *client_id)
+{
+    const struct sh_env *running = s->turn ? llm_turn_env(s->turn) : NULL;
+
+    if (running && same_msg(running, turn_id, client_id))
+        return true;
+    for (const struct llm_pending *p = s->pending; p; p = p->next)
+        if (same_msg(&p->env, turn_id, client_id))
+            return true;
+    return false;
+}
+
 static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t partition,
                             struct llm_req *req)
 {
@@ -225,8 +245,14 @@ static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t part
         return;
     if (e->reply_to[0])
         llm_session_route_add(s, e->reply_to);
-    if (llm_session_seen(s, e->turn_id, client_id))
-        return;                              /* a replay of a finished turn */
+    if (llm_session_seen(s, e->turn_id, client_id) || in_flight(s, e->turn_id, client_id)) {
+        /* A replay or a client's resend: answered (or being answered) once.
+         * Tell the gateway so it stops waiting for this turn id. */
+        if (e->reply_to[0] && client_id && *client_id)
+            llm_emit_direct(w, e->reply_to, e->session_id, e->user_id, e->turn_id, "duplicate",
+                            json_pack("{s:s}", "id", client_id));
+        return;
+    }
     p = calloc(1, sizeof(*p));
     if (!p)
         return;

@@ -325,3 +325,8 @@ void llm_turn_abandon(struct llm_worker *w, struct llm_session *s)
         free(t);
     }
 }
+
+const struct sh_env *llm_turn_env(const struct llm_turn *t)
+{
+    return t->p ? &t->p->env : NULL;
+}

@@ -5,6 +5,8 @@
 struct llm_worker;
 struct llm_session;
 struct llm_pending;
+struct llm_turn;
+struct sh_env;
 
 /* Start the turn for the queued request 'p' of 's' (which has no running
  * turn). Takes ownership of 'p' and its tracker reference. The turn ends
@@ -18,6 +20,9 @@ void llm_turn_stop(struct llm_worker *w, struct llm_session *s);
 /* Tear the running turn down without emitting anything (partition revoked,
  * shutdown): its request stays uncommitted so the next owner re-runs it. */
 void llm_turn_abandon(struct llm_worker *w, struct llm_session *s);
+
+/* The request the running turn answers (borrowed). */
+const struct sh_env *llm_turn_env(const struct llm_turn *t);
 
 /* Scheduler hook (scheduler.c). */
 void llm_sched_turn_done(struct llm_worker *w, struct llm_session *s);

@@ -1,7 +1,8 @@
 // Screenshots of the UI against the fake gateway, at desktop (1440×900) and phone (390×844)
 // widths, saved under screenshots/. Usage: npm run screenshots (after `npm run build` in
 // frontend/). Prints any console errors the page logged and exits non-zero if there were any.
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HERE, ask, openBrowser, startFakeGateway } from "./browser.mjs";
 
@@ -13,8 +14,17 @@ const problems = [];
 async function shot(page, name) {
   if (only && !name.includes(only)) return;
   await page.waitForTimeout(700); // let entrance animations settle
-  await page.screenshot({ path: join(OUT, `${name}.png`) });
-  console.log(`saved ${name}.png`);
+  const file = join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  // Keep the committed pictures small: 256-colour palette when pngquant is installed.
+  if (existsSync("/usr/bin/pngquant")) {
+    try {
+      execFileSync("/usr/bin/pngquant", ["--force", "--skip-if-larger", "--nofs", "--quality", "50-85", "--output", file, file]);
+    } catch {
+      /* keep the full-colour file */
+    }
+  }
+  console.log(`saved ${name}.png (${Math.round(statSync(file).size / 1024)} KiB)`);
 }
 
 async function scene(gw, size, fn, allow = null) {
@@ -37,7 +47,7 @@ async function scene(gw, size, fn, allow = null) {
 }
 
 const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844, mobile: true, scale: 2 };
+const PHONE = { width: 390, height: 844, mobile: true, scale: 1 };
 
 const api = { ...(await startFakeGateway(["--api", "--token-ms", "12"])), api: true };
 const noApi = await startFakeGateway(["--token-ms", "12"]);
