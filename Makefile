@@ -58,6 +58,16 @@ $(BUILD)/libshared/tests/%: libshared/tests/%.c $(SH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
+# Benchmarks (bench/): the load generator build/bin/loadgen and its unit tests; not built by `make`.
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out bench/loadgen.c,$(wildcard bench/*.c)))
+TEST_BINS  += $(patsubst %.c,$(BUILD)/%,$(wildcard bench/tests/test_*.c))
+$(BUILD)/bin/loadgen: $(BUILD)/obj/bench/loadgen.o $(BENCH_OBJS) $(SH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/bench/tests/%: bench/tests/%.c $(BENCH_OBJS) $(SH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
 # Unit tests always run under ASan/UBSan.
 unit:
 	$(MAKE) --no-print-directory SANITIZE=address,undefined unit-run
@@ -80,6 +90,10 @@ up: all
 	./scripts/stack.sh up
 down:
 	./scripts/stack.sh down
+
+# The standard benchmark (private Kafka + services on free ports; see BENCHMARKS.md).
+bench: all $(BUILD)/bin/loadgen
+	./bench/run.sh
 
 compdb:
 	$(MAKE) clean && bear -- $(MAKE) || echo "install bear for compile_commands.json"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_ITEMS 13
+#define N_ITEMS 16
 
 /* The id becomes part of a topic name, which also travels in reply_to. */
 #define ID_MAX (SH_TOPIC_MAX - (int)sizeof(SH_TOPIC_REPLIES_PFX) + 1)
@@ -51,6 +51,13 @@ static void table(struct gw_config *c, struct sh_cfg_item *t)
         {"shutdown-ms", "GATEWAY_SHUTDOWN_MS", SH_CFG_INT, "3000", 0, 60000, false,
          "on SIGTERM, how long to wait for clients to take their 1001 close",
          &c->shutdown_ms},
+        {"database-url", "DATABASE_URL", SH_CFG_STR, "", 0, -1, true,
+         "PostgreSQL for the history read API /api/* (empty: the API answers 503)",
+         &c->database_url},
+        {"db-pool", "GATEWAY_DB_POOL", SH_CFG_INT, "2", 1, 32, false,
+         "database connections for the read API, one thread each", &c->db_pool},
+        {"api-page-max", "GATEWAY_API_PAGE_MAX", SH_CFG_INT, "50", 1, 1000, false,
+         "largest page (?limit=) of GET /api/sessions; also the default", &c->api_page_max},
     };
     memcpy(t, items, sizeof(items));
 }

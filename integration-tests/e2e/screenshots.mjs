@@ -19,7 +19,7 @@ async function shot(page, name) {
   // Keep the committed pictures small: 256-colour palette when pngquant is installed.
   if (existsSync("/usr/bin/pngquant")) {
     try {
-      execFileSync("/usr/bin/pngquant", ["--force", "--skip-if-larger", "--nofs", "--quality", "50-85", "--output", file, file]);
+      execFileSync("/usr/bin/pngquant", ["--force", "--skip-if-larger", "--nofs", "--quality", "75-95", "--output", file, file]);
     } catch {
       /* keep the full-colour file */
     }
