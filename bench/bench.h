@@ -34,6 +34,8 @@ struct bench_result {
     uint64_t turns_ok, turn_errors, error_frames;
     uint64_t tokens, bytes_in;
     struct bench_samples ttft_ms;    /* user message sent -> first token */
+    struct bench_samples ttft_first_ms; /* the same, first turn of each session only */
+    struct bench_samples ttft_later_ms; /* the same, later turns only */
     struct bench_samples gap_ms;     /* token -> next token of the same turn */
     struct bench_samples turn_ms;    /* user message sent -> done */
     struct bench_samples connect_ms; /* connect start -> first server frame (ws) / TCP connect (direct) */

@@ -14,6 +14,8 @@ void bench_result_init(struct bench_result *r, const char *mode)
     r->mode = mode;
     r->rss_before_kib = r->rss_after_kib = -1;
     bench_samples_init(&r->ttft_ms);
+    bench_samples_init(&r->ttft_first_ms);
+    bench_samples_init(&r->ttft_later_ms);
     bench_samples_init(&r->gap_ms);
     bench_samples_init(&r->turn_ms);
     bench_samples_init(&r->connect_ms);
@@ -24,6 +26,8 @@ void bench_result_free(struct bench_result *r)
     if (!r)
         return;
     bench_samples_free(&r->ttft_ms);
+    bench_samples_free(&r->ttft_first_ms);
+    bench_samples_free(&r->ttft_later_ms);
     bench_samples_free(&r->gap_ms);
     bench_samples_free(&r->turn_ms);
     bench_samples_free(&r->connect_ms);
@@ -75,7 +79,7 @@ static void print_row(const struct row *w)
 }
 
 struct metrics {
-    struct bench_summary ttft, gap, turn, conn;
+    struct bench_summary ttft, ttft1, ttftn, gap, turn, conn;
     double tok_s, turns_s, conn_s;
 };
 
@@ -85,6 +89,8 @@ static void measure(struct bench_result *r, struct metrics *m)
     if (!r)
         return;
     bench_samples_summarize(&r->ttft_ms, &m->ttft);
+    bench_samples_summarize(&r->ttft_first_ms, &m->ttft1);
+    bench_samples_summarize(&r->ttft_later_ms, &m->ttftn);
     bench_samples_summarize(&r->gap_ms, &m->gap);
     bench_samples_summarize(&r->turn_ms, &m->turn);
     bench_samples_summarize(&r->connect_ms, &m->conn);
@@ -110,9 +116,10 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
            o->turns, o->concurrency, o->connect_rate, o->prompt);
     printf("%-26s %14s %14s %12s %9s\n", "metric", "pipeline", "direct", "difference", "ratio");
     CROW("sessions ok", sessions_ok);
+    if (o->turns == 0)
+        goto conn; /* idle mode: no turns to report */
     CROW("turns ok", turns_ok);
     CROW("turn errors", turn_errors);
-    CROW("connect errors", connect_errors);
     CROW("closed early", closed_early);
     CROW("error frames", error_frames);
     CROW("tokens", tokens);
@@ -120,6 +127,10 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
     ROW("ttft p90 ms", ttft.p90, 1);
     ROW("ttft p99 ms", ttft.p99, 1);
     ROW("ttft max ms", ttft.max, 1);
+    ROW("ttft 1st turn p50 ms", ttft1.p50, 1);
+    ROW("ttft 1st turn p99 ms", ttft1.p99, 1);
+    ROW("ttft later turns p50 ms", ttftn.p50, 1);
+    ROW("ttft later turns p99 ms", ttftn.p99, 1);
     ROW("token gap p50 ms", gap.p50, 1);
     ROW("token gap p99 ms", gap.p99, 1);
     ROW("token gap max ms", gap.max, 1);
@@ -127,9 +138,11 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
     ROW("turn p99 ms", turn.p99, 1);
     ROW("tokens/s delivered", tok_s, 1);
     ROW("turns/s", turns_s, 1);
+conn:
+    CROW("connect errors", connect_errors);
     ROW("connect p50 ms", conn.p50, 0);
     ROW("connect p99 ms", conn.p99, 0);
-    ROW("connects/s", conn_s, 0);
+    print_row(&(struct row){"connects/s (ws only)", mp.conn_s, 0, pipe != NULL, 0, 0});
     CROW("wall s", wall_s);
     if (pipe && o->idle > 0) {
         printf("idle connections open=%llu gateway VmRSS before=%ld KiB after=%ld KiB",
@@ -169,6 +182,8 @@ static json_t *result_json(struct bench_result *r)
     if (!j)
         return NULL;
     json_object_set_new(j, "ttft_ms", summary_json(&m.ttft));
+    json_object_set_new(j, "ttft_first_turn_ms", summary_json(&m.ttft1));
+    json_object_set_new(j, "ttft_later_turns_ms", summary_json(&m.ttftn));
     json_object_set_new(j, "token_gap_ms", summary_json(&m.gap));
     json_object_set_new(j, "turn_ms", summary_json(&m.turn));
     json_object_set_new(j, "connect_ms", summary_json(&m.conn));
@@ -205,7 +220,9 @@ int bench_report_json(const struct bench_opts *o, struct bench_result *pipe,
         measure(pipe, &mp);
         measure(direct, &md);
         json_object_set_new(root, "overhead",
-            json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+            json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+                      "ttft_later_turns_p50_ms", bench_diff(mp.ttftn.p50, md.ttftn.p50),
+                      "ttft_later_turns_p99_ms", bench_diff(mp.ttftn.p99, md.ttftn.p99),
                       "ttft_p50_ms", bench_diff(mp.ttft.p50, md.ttft.p50),
                       "ttft_p90_ms", bench_diff(mp.ttft.p90, md.ttft.p90),
                       "ttft_p99_ms", bench_diff(mp.ttft.p99, md.ttft.p99),

@@ -88,10 +88,8 @@ static void tick(lws_sorted_usec_list_t *sul)
     int64_t now = bench_now_us();
     int n = 0;
 
-    if (bench_stop || now > w->t_deadline) {
-        w->done = 1;
-        return;
-    }
+    if (bench_stop || now > w->t_deadline)
+        goto finish;
     while (w->started < o->sessions && w->active < o->concurrency && n < MAX_STARTS_PER_TICK) {
         if (o->connect_rate > 0 &&
             (double)w->started >= o->connect_rate * (double)(now - w->t0) / 1e6 + 1)
@@ -99,17 +97,18 @@ static void tick(lws_sorted_usec_list_t *sul)
         start_session(w);
         n++;
     }
-    if (w->over == o->sessions) {
-        w->done = 1;
-        return;
-    }
+    if (w->over == o->sessions)
+        goto finish;
     /* Idle mode: every connection is open (or failed); hold them for hold_ms, then stop. */
     if (o->turns == 0 && w->started == o->sessions && w->open_now + w->over >= o->sessions &&
-        w->t_last_open && now - w->t_last_open > (int64_t)o->hold_ms * 1000) {
-        w->done = 1;
-        return;
-    }
+        w->t_last_open && now - w->t_last_open > (int64_t)o->hold_ms * 1000)
+        goto finish;
     lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_US);
+    return;
+finish:
+    /* Without a pending timer lws_service() may sleep for many seconds: wake it now. */
+    w->done = 1;
+    lws_cancel_service(w->ctx);
 }
 
 static void begin_turn(struct sess *s)
@@ -141,9 +140,11 @@ static void on_frame(struct sess *s, const char *buf, size_t len)
         if (w->o->turns > 0)
             begin_turn(s);
     } else if (!strcmp(type, "token")) {
-        if (!s->got_token)
-            bench_samples_add(&r->ttft_ms, (double)(now - s->t_sent) / 1000.0);
-        else
+        if (!s->got_token) {
+            double ms = (double)(now - s->t_sent) / 1000.0;
+            bench_samples_add(&r->ttft_ms, ms);
+            bench_samples_add(s->turn ? &r->ttft_later_ms : &r->ttft_first_ms, ms);
+        } else
             bench_samples_add(&r->gap_ms, (double)(now - s->t_last_token) / 1000.0);
         s->got_token = 1;
         s->t_last_token = now;

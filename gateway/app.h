@@ -10,12 +10,14 @@ struct lws_context;
 struct gw_config;
 struct gw_bridge;
 struct gw_sessions;
+struct gw_api;
 
 struct gw_app {
     const struct gw_config *cfg;
     struct lws_context *ctx;          /* set once the context exists */
     struct gw_bridge *bridge;         /* Kafka side */
     struct gw_sessions *sessions;     /* session -> local connections */
+    struct gw_api *api;               /* history read API (/api/...) */
     char static_root[PATH_MAX];       /* resolved GATEWAY_STATIC_DIR, "" = not served */
     uint64_t next_conn_id;            /* connection ids, never reused */
     size_t nconns;                    /* WebSocket connections alive */

@@ -1,6 +1,8 @@
-/* Plain HTTP on the gateway port: /healthz, /readyz and the static web UI
- * from GATEWAY_STATIC_DIR, confined to that folder. */
+/* Plain HTTP on the gateway port: /healthz, /readyz, the read API under
+ * /api/ (api.c) and the static web UI from GATEWAY_STATIC_DIR, confined to
+ * that folder. */
 #include "http.h"
+#include "api.h"
 #include "kafka_bridge.h"
 #include "sh_log.h"
 
@@ -116,6 +118,8 @@ int gw_http_request(struct lws *wsi, struct gw_app *app, const char *path)
     char file[PATH_MAX];
     int n;
 
+    if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api"))
+        return gw_api_request(wsi, app, path);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
         return respond(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed\n");
     if (!strcmp(path, "/healthz"))

@@ -1,5 +1,7 @@
 /* Gateway entry point: configuration, the lws context, the Kafka bridge,
- * the service loop and the shutdown order. Wiring only. */
+ * the read API's database threads, the service loop and the shutdown
+ * order. Wiring only. */
+#include "api.h"
 #include "app.h"
 #include "config.h"
 #include "http.h"
@@ -60,7 +62,7 @@ static void lws_log_emit(int level, const char *line)
 int main(int argc, char **argv)
 {
     struct lws_protocols protocols[] = {
-        {"chat", gw_ws_callback, 0, 0, 0, NULL, 0},
+        {"chat", gw_api_callback, 0, 0, 0, NULL, 0},   /* API events, then gw_ws_callback */
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
     struct lws_context_creation_info info;
@@ -86,6 +88,9 @@ int main(int argc, char **argv)
     if (!app.sessions)
         goto out;
     gw_http_static_init(&app, cfg.static_dir);
+    app.api = gw_api_create(&app);
+    if (!app.api)
+        goto out;
     app.bridge = gw_bridge_create(cfg.brokers, cfg.id, cfg.reply_retention_ms, err, sizeof(err));
     if (!app.bridge) {
         sh_log(SH_LOG_ERROR, "kafka setup failed", "error=\"%s\"", err);
@@ -113,7 +118,8 @@ int main(int argc, char **argv)
     }
     app.ctx = ctx;
     signal_ctx = ctx;
-    if (sh_signal_install(wake_from_signal) || gw_bridge_start(app.bridge, wake_from_kafka, ctx)) {
+    if (sh_signal_install(wake_from_signal) || gw_bridge_start(app.bridge, wake_from_kafka, ctx) ||
+        gw_api_start(app.api, ctx)) {
         sh_log(SH_LOG_ERROR, "cannot start", NULL);
         goto out;
     }
@@ -141,9 +147,11 @@ int main(int argc, char **argv)
     gw_bridge_stop(app.bridge);         /* no more wake-ups into lws */
 out:
     signal_ctx = NULL;
+    gw_api_stop(app.api);               /* database threads: no more wake-ups either */
     if (ctx)
         lws_context_destroy(ctx);       /* stragglers publish session_close */
     gw_bridge_destroy(app.bridge);      /* flushes those */
+    gw_api_destroy(app.api);            /* after the context: its closes touch the table */
     gw_sessions_destroy(app.sessions);
     gw_config_free(&cfg);
     if (ctx)

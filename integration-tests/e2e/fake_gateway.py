@@ -269,8 +269,8 @@ async def handler(ws: ServerConnection):
                     await ws.send(json.dumps({"type": "error", "code": "empty_message", "message": "content is empty"}))
                     continue
                 cid = msg.get("id") or ""
-                if cid and cid in s.seen_ids:
-                    await ws.send(json.dumps({"type": "ack", "id": cid, "turn_id": s.seen_ids[cid]}))
+                if cid and cid in s.seen_ids:  # a resend: answered (or being answered) already
+                    await ws.send(json.dumps({"type": "duplicate", "id": cid, "turn_id": s.seen_ids[cid]}))
                     continue
                 turn_id = str(uuid.uuid4())
                 if cid:

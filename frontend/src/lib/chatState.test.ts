@@ -344,3 +344,21 @@ describe("new chat", () => {
     expect(s.lastSeq).toBe(-1);
   });
 });
+
+describe("duplicate", () => {
+  it("acknowledges a resend with the original turn and does not wait for a second answer", () => {
+    let s = run(
+      initialChatState("u"),
+      session(),
+      { type: "user_send", clientId: "c1", content: "hi" },
+      { type: "user_sent", clientIds: ["c1"] },
+      frame({ type: "duplicate", id: "c1", turn_id: T1 }),
+    );
+    expect(users(s)[0]).toMatchObject({ status: "acked", turnId: T1, duplicate: true });
+    expect(isGenerating(s)).toBe(false);
+    expect(awaitingFirstFrame(s)).toBe(false);
+    // The original turn may still be streaming on this session: its frames still show.
+    s = run(s, tok("yes", 1), done(2));
+    expect(answerText(assistants(s)[0])).toBe("yes");
+  });
+});

@@ -27,6 +27,9 @@ export interface UserMessage {
   turnId: string | null;
   status: UserStatus;
   error?: ErrorInfo;
+  /** Acknowledged by a `duplicate` frame: its answer may have been shown before this page
+   *  existed, so a missing answer does not mean one is still coming. */
+  duplicate?: boolean;
   ts: number;
 }
 
@@ -203,7 +206,9 @@ function applyFrame(state: ChatState, f: ServerFrame, now: number): ChatState {
       };
     }
     case "ack":
-      return applyAck(state, f.id, f.turn_id);
+      return applyAck(state, f.id, f.turn_id, false);
+    case "duplicate":
+      return applyAck(state, f.id, f.turn_id, true);
     case "token": {
       if (!f.content) return state;
       return updateTurn(state, f.turn_id, now, (a) => {
@@ -258,7 +263,7 @@ function applyFrame(state: ChatState, f: ServerFrame, now: number): ChatState {
   }
 }
 
-function applyAck(state: ChatState, id: string | undefined, turnId: string | undefined): ChatState {
+function applyAck(state: ChatState, id: string | undefined, turnId: string | undefined, duplicate: boolean): ChatState {
   const msgs = state.messages;
   let idx = id ? msgs.findIndex((m) => m.kind === "user" && m.clientId === id) : -1;
   if (idx < 0) {
@@ -268,7 +273,7 @@ function applyAck(state: ChatState, id: string | undefined, turnId: string | und
   if (idx < 0) return state;
   const m = msgs[idx] as UserMessage;
   const messages = msgs.slice();
-  messages[idx] = { ...m, status: "acked", turnId: turnId ?? m.turnId, error: undefined };
+  messages[idx] = { ...m, status: "acked", turnId: turnId ?? m.turnId, error: undefined, ...(duplicate ? { duplicate: true } : {}) };
   return { ...state, messages };
 }
 
@@ -374,7 +379,7 @@ export function isGenerating(state: ChatState): boolean {
     }
   }
   return state.messages.some(
-    (m) => m.kind === "user" && m.status !== "failed" && (m.turnId === null || !answered.has(m.turnId)),
+    (m) => m.kind === "user" && m.status !== "failed" && !m.duplicate && (m.turnId === null || !answered.has(m.turnId)),
   );
 }
 
@@ -384,7 +389,7 @@ export function awaitingFirstFrame(state: ChatState): boolean {
     const m = state.messages[i];
     if (m.kind === "notice") continue;
     if (m.kind === "assistant") return false;
-    if (m.status === "failed") return false;
+    if (m.status === "failed" || m.duplicate) return false;
     if (m.turnId && state.messages.some((a) => a.kind === "assistant" && a.turnId === m.turnId)) return false;
     return true;
   }

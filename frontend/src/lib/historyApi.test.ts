@@ -116,3 +116,18 @@ describe("eventsToMessages", () => {
     expect(msgs).toHaveLength(1);
   });
 });
+
+describe("eventsToMessages meta", () => {
+  it("takes finish_reason, usage and interrupted from ai_response meta", () => {
+    const base = { timestamp: "2025-01-01T10:00:00.123456Z" };
+    const msgs = eventsToMessages([
+      { ...base, event_type: "user_message", content: "q", turn_id: "t1" },
+      { ...base, event_type: "ai_response", content: "partial", turn_id: "t1", meta: { finish_reason: "cancelled", usage: { total_tokens: 7 } } },
+      { ...base, event_type: "user_message", content: "q2", turn_id: "t2" },
+      { ...base, event_type: "ai_response", content: "cut", turn_id: "t2", meta: { finish_reason: "stop", interrupted: true } },
+    ]);
+    expect(msgs[1]).toMatchObject({ kind: "assistant", finishReason: "cancelled", usage: { total_tokens: 7 } });
+    expect(msgs[3]).toMatchObject({ kind: "assistant", finishReason: "interrupted" });
+    expect(msgs[0].ts).toBe(Date.parse("2025-01-01T10:00:00.123Z"));
+  });
+});

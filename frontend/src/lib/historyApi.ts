@@ -28,6 +28,8 @@ export interface HistoryEvent {
   content: string;
   timestamp: string | number;
   turn_id: string | null;
+  /** The rest of the stored payload, e.g. {finish_reason, usage, interrupted} of ai_response. */
+  meta?: Record<string, unknown> | null;
 }
 
 /** The API is not there (404) or not ready (503): the sidebar shows a quiet state. */
@@ -195,9 +197,17 @@ export function eventsToMessages(events: HistoryEvent[], now = Date.now()): Chat
       }
       case "ai_response": {
         const a = assistantFor(turnId, ts);
+        const meta = asObject(ev.meta);
         if (content) a.parts.push({ type: "text", text: content });
         a.status = "done";
-        a.finishReason = a.error ? "error" : "stop";
+        a.finishReason = a.error
+          ? "error"
+          : meta.interrupted === true
+            ? "interrupted"
+            : typeof meta.finish_reason === "string"
+              ? meta.finish_reason
+              : "stop";
+        if (meta.usage && typeof meta.usage === "object") a.usage = meta.usage as AssistantMessage["usage"];
         break;
       }
       case "error": {

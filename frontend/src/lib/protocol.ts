@@ -23,6 +23,14 @@ export interface AckFrame {
   turn_id?: string;
 }
 
+/** A resend (same id) of a message that is answered or being answered already: its answer is
+ *  the original turn's; nothing more comes for this turn_id in reply to the resend. */
+export interface DuplicateFrame {
+  type: "duplicate";
+  id?: string;
+  turn_id?: string;
+}
+
 /** Fields every frame of a turn carries. Both are optional: "a client that reads only type and
  *  content of token frames still works", so the parser tolerates frames without them. */
 interface TurnFields {
@@ -73,6 +81,7 @@ export interface PongFrame {
 export type ServerFrame =
   | SessionFrame
   | AckFrame
+  | DuplicateFrame
   | TokenFrame
   | ToolCallFrame
   | ToolResultFrame
@@ -119,7 +128,8 @@ export function parseServerFrame(text: string): ServerFrame | null {
         llm: str(r.llm),
       };
     case "ack":
-      return { type: "ack", id: str(r.id), turn_id: str(r.turn_id) };
+    case "duplicate":
+      return { type: r.type, id: str(r.id), turn_id: str(r.turn_id) };
     case "token":
       return { type: "token", content: str(r.content) ?? "", ...turn };
     case "tool_call":
