@@ -36,6 +36,7 @@ struct bench_result {
     struct bench_samples ttft_ms;    /* user message sent -> first token */
     struct bench_samples ttft_first_ms; /* the same, first turn of each session only */
     struct bench_samples ttft_later_ms; /* the same, later turns only */
+    struct bench_samples ack_ms;        /* user message sent -> ack (durably in Kafka; ws only) */
     struct bench_samples gap_ms;     /* token -> next token of the same turn */
     struct bench_samples turn_ms;    /* user message sent -> done */
     struct bench_samples connect_ms; /* connect start -> first server frame (ws) / TCP connect (direct) */

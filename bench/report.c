@@ -16,6 +16,7 @@ void bench_result_init(struct bench_result *r, const char *mode)
     bench_samples_init(&r->ttft_ms);
     bench_samples_init(&r->ttft_first_ms);
     bench_samples_init(&r->ttft_later_ms);
+    bench_samples_init(&r->ack_ms);
     bench_samples_init(&r->gap_ms);
     bench_samples_init(&r->turn_ms);
     bench_samples_init(&r->connect_ms);
@@ -28,6 +29,7 @@ void bench_result_free(struct bench_result *r)
     bench_samples_free(&r->ttft_ms);
     bench_samples_free(&r->ttft_first_ms);
     bench_samples_free(&r->ttft_later_ms);
+    bench_samples_free(&r->ack_ms);
     bench_samples_free(&r->gap_ms);
     bench_samples_free(&r->turn_ms);
     bench_samples_free(&r->connect_ms);
@@ -79,7 +81,7 @@ static void print_row(const struct row *w)
 }
 
 struct metrics {
-    struct bench_summary ttft, ttft1, ttftn, gap, turn, conn;
+    struct bench_summary ttft, ttft1, ttftn, ack, gap, turn, conn;
     double tok_s, turns_s, conn_s;
 };
 
@@ -91,6 +93,7 @@ static void measure(struct bench_result *r, struct metrics *m)
     bench_samples_summarize(&r->ttft_ms, &m->ttft);
     bench_samples_summarize(&r->ttft_first_ms, &m->ttft1);
     bench_samples_summarize(&r->ttft_later_ms, &m->ttftn);
+    bench_samples_summarize(&r->ack_ms, &m->ack);
     bench_samples_summarize(&r->gap_ms, &m->gap);
     bench_samples_summarize(&r->turn_ms, &m->turn);
     bench_samples_summarize(&r->connect_ms, &m->conn);
@@ -131,6 +134,8 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
     ROW("ttft 1st turn p99 ms", ttft1.p99, 1);
     ROW("ttft later turns p50 ms", ttftn.p50, 1);
     ROW("ttft later turns p99 ms", ttftn.p99, 1);
+    print_row(&(struct row){"ack p50 ms (ws only)", mp.ack.p50, 0, pipe != NULL, 0, 0});
+    print_row(&(struct row){"ack p99 ms (ws only)", mp.ack.p99, 0, pipe != NULL, 0, 0});
     ROW("token gap p50 ms", gap.p50, 1);
     ROW("token gap p99 ms", gap.p99, 1);
     ROW("token gap max ms", gap.max, 1);
@@ -184,6 +189,7 @@ static json_t *result_json(struct bench_result *r)
     json_object_set_new(j, "ttft_ms", summary_json(&m.ttft));
     json_object_set_new(j, "ttft_first_turn_ms", summary_json(&m.ttft1));
     json_object_set_new(j, "ttft_later_turns_ms", summary_json(&m.ttftn));
+    json_object_set_new(j, "ack_ms", summary_json(&m.ack));
     json_object_set_new(j, "token_gap_ms", summary_json(&m.gap));
     json_object_set_new(j, "turn_ms", summary_json(&m.turn));
     json_object_set_new(j, "connect_ms", summary_json(&m.conn));

@@ -4,7 +4,7 @@
 # bench/results/*.json and stops everything it started.
 #
 # Environment (all optional):
-#   BENCH_SESSIONS (200) BENCH_TURNS (3)        standard scenario: concurrent sessions x turns
+#   BENCH_SESSIONS (200) BENCH_TURNS (3)        standard scenario: concurrent sessions x turns (0 = skip)
 #   BENCH_TOKENS_PER_SEC (100)                  mock-llm pace (TTFT is 0)
 #   BENCH_IDLE (2000) BENCH_IDLE_RATE (1000)    idle connections for the gateway memory check
 #   BENCH_LARGE (1000) BENCH_LARGE_TURNS (2)    the 1,000-stream scenario: sessions x turns, 0 = skip
@@ -141,7 +141,7 @@ RC=0
 if [[ "$IDLE" -gt 0 ]]; then
     say "idle: $IDLE connections at $IDLE_RATE/s, gateway pid $GW_PID"
     "${LG[@]}" --url="$WS" --idle="$IDLE" --rate="$IDLE_RATE" --hold-ms=2000 \
-        --gateway-pid="$GW_PID" --label="idle $IDLE" --json="$OUT/idle.json" || RC=$?
+        --gateway-pid="$GW_PID" --label="idle $IDLE" --json="$OUT/idle-$IDLE.json" || RC=$?
 fi
 
 # Light load first: the pipeline's own latency when nothing queues.
@@ -151,9 +151,11 @@ if [[ "$LIGHT" -gt 0 ]]; then
         --label="light ${LIGHT}x${TURNS} tps=$TPS" --json="$OUT/light.json" || RC=$?
 fi
 
-say "standard: $SESSIONS concurrent sessions x $TURNS turns, mock pace $TPS tokens/s, then direct"
-"${LG[@]}" --url="$WS" --direct="$DIRECT" --sessions="$SESSIONS" --turns="$TURNS" \
-    --label="standard ${SESSIONS}x${TURNS} tps=$TPS" --json="$OUT/standard.json" || RC=$?
+if [[ "$SESSIONS" -gt 0 ]]; then
+    say "standard: $SESSIONS concurrent sessions x $TURNS turns, mock pace $TPS tokens/s, then direct"
+    "${LG[@]}" --url="$WS" --direct="$DIRECT" --sessions="$SESSIONS" --turns="$TURNS" \
+        --label="standard ${SESSIONS}x${TURNS} tps=$TPS" --json="$OUT/standard.json" || RC=$?
+fi
 
 if [[ "$LARGE" -gt 0 ]]; then
     say "large: $LARGE concurrent sessions x $LARGE_TURNS turns, then direct"

@@ -164,6 +164,8 @@ static void on_frame(struct sess *s, const char *buf, size_t len)
             s->want_close = 1;
             lws_callback_on_writable(s->wsi);
         }
+    } else if (!strcmp(type, "ack")) {
+        bench_samples_add(&r->ack_ms, (double)(now - s->t_sent) / 1000.0);
     } else if (!strcmp(type, "error")) {
         r->error_frames++;
     }

@@ -17,7 +17,7 @@
 #define TURN_EXPIRE_MS   (10 * 60 * 1000)  /* an unanswered turn stops counting */
 #define CLOSE_GRACE_S    5                 /* closing connections die after this */
 #define TO_CLOSING       (PENDING_TIMEOUT_USER_REASON_BASE + 1)
-#define TO_OVERFLOW      (PENDING_TIMEOUT_USER_REASON_BASE + 2)
+#define TO_KILL      (PENDING_TIMEOUT_USER_REASON_BASE + 2)
 
 struct gw_conn *gw_conn_of(struct gw_sess_link *l)
 {
@@ -29,16 +29,17 @@ size_t gw_ws_pss_size(void)
     return sizeof(struct gw_conn);
 }
 
-/* Drop the connection now: the client is not reading, so the queue is
- * freed at once; lws sends the close frame if the socket still takes it,
- * and the timeout kills the connection if it does not. */
+/* Close now, whatever is queued: the queue is freed at once and the next
+ * writable callback hands the close to lws, which sends the close frame if
+ * the socket still takes it; the timeout ends the connection if it does
+ * not (a client that reads nothing). */
 static void kill_conn(struct gw_conn *c, uint16_t code, const char *reason)
 {
     gw_outq_free(&c->outq);
     c->state = GW_CONN_DEAD;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason,
                      strlen(reason));
-    lws_set_timeout(c->wsi, TO_OVERFLOW, CLOSE_GRACE_S);
+    lws_set_timeout(c->wsi, TO_KILL, CLOSE_GRACE_S);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -247,6 +248,19 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
            turn_id, (unsigned long long)c->id);
 }
 
+/* Close over bad input. The close starts from the next writable callback,
+ * not by failing this receive callback: lws would drop the rest of the
+ * bytes it has read, lose its place in the client's frames, and cut the
+ * TCP connection before the close frame is out (a client still sending
+ * would see a reset, 1006, instead of the code). What the client sends
+ * until the closing handshake ends is dropped in on_receive(). */
+static int refuse_rx(struct gw_conn *c, uint16_t code, const char *reason)
+{
+    c->rx_refused = true;
+    kill_conn(c, code, reason);
+    return 0;
+}
+
 /* One complete text message from the client. */
 static int on_text(struct gw_conn *c, const char *buf, size_t len)
 {
@@ -256,11 +270,8 @@ static int on_text(struct gw_conn *c, const char *buf, size_t len)
     char *pong;
     int rc;
 
-    if (!gw_utf8_valid(buf, len)) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
-                         (unsigned char *)"invalid UTF-8", 13);
-        return -1;
-    }
+    if (!gw_utf8_valid(buf, len))
+        return refuse_rx(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     rc = gw_frame_parse(buf, len, &f);
     if (rc == SH_EPROTO) {
         gw_conn_send_error(c, f.err_code, f.err_msg, NULL, NULL);
@@ -305,11 +316,10 @@ static int on_receive(struct gw_conn *c, const unsigned char *in, size_t len)
         c->rx_active = true;
         c->rx_binary = lws_frame_is_binary(c->wsi);
     }
-    if (gw_rx_too_big(c->rx_len, len, remaining, max)) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too large", 17);
-        return -1;
-    }
+    if (c->rx_refused)
+        return 0;                       /* the close is under way: drop the rest */
+    if (gw_rx_too_big(c->rx_len, len, remaining, max))
+        return refuse_rx(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     if (c->rx_binary || c->state != GW_CONN_OPEN) {
         c->rx_len += len;               /* counted for the limit, not kept */
         if (final) {
@@ -326,11 +336,8 @@ static int on_receive(struct gw_conn *c, const unsigned char *in, size_t len)
         if (need > c->rx_cap) {
             size_t cap = c->rx_cap * 2 > need ? c->rx_cap * 2 : need;
             unsigned char *nb = realloc(c->rx, cap < max ? cap : max);
-            if (!nb) {
-                lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                                 (unsigned char *)"out of memory", 13);
-                return -1;
-            }
+            if (!nb)
+                return refuse_rx(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
             c->rx = nb;
             c->rx_cap = cap < max ? cap : max;
         }

@@ -246,9 +246,11 @@ static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t part
     if (e->reply_to[0])
         llm_session_route_add(s, e->reply_to);
     if (llm_session_seen(s, e->turn_id, client_id) || in_flight(s, e->turn_id, client_id)) {
-        /* A replay or a client's resend: answered (or being answered) once.
-         * Tell the gateway so it stops waiting for this turn id. */
-        if (e->reply_to[0] && client_id && *client_id)
+        /* A Kafka replay of this very turn is dropped silently; a client's
+         * resend (a new turn id, same client id) is answered once, and the
+         * gateway is told so it stops waiting for the new turn id. */
+        bool replay = llm_session_seen(s, e->turn_id, NULL) || in_flight(s, e->turn_id, NULL);
+        if (!replay && e->reply_to[0] && client_id && *client_id)
             llm_emit_direct(w, e->reply_to, e->session_id, e->user_id, e->turn_id, "duplicate",
                             json_pack("{s:s}", "id", client_id));
         return;

@@ -73,8 +73,18 @@ int llm_restore_partitions(struct llm_worker *w, const rd_kafka_topic_partition_
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo = 0, hi = 0;
         int32_t p = parts->elems[i].partition;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, w->t_context, p, &lo, &hi,
-                                                                 10000);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        /* Right after a topic is created or a broker restarts, leadership
+         * moves for a while: retry those answers rather than start blind. */
+        for (int attempt = 0; attempt < 20; attempt++) {
+            e = rd_kafka_query_watermark_offsets(rk, w->t_context, p, &lo, &hi, 10000);
+            if (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                e != RD_KAFKA_RESP_ERR__TRANSPORT && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
+                break;
+            rd_kafka_poll(rk, 250);
+        }
         if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             continue;                        /* nothing stored yet */
         if (e) {
