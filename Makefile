@@ -33,7 +33,7 @@ BINS     := $(addprefix $(BUILD)/bin/,$(SERVICES))
 TEST_SRCS := $(wildcard libshared/tests/test_*.c) $(foreach s,$(SERVICES),$(wildcard $(s)/tests/test_*.c))
 TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS))
 
-.PHONY: all deps unit unit-run test integration bench up down clean compdb
+.PHONY: all deps unit unit-run test integration frontend-build frontend-test bench up down clean compdb
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -80,10 +80,22 @@ deps:
 integration: all
 	python3 -m pytest -q -p no:cacheprovider integration-tests
 
-# Everything, from a fresh machine: install what is missing, unit tests
-# under sanitizers, then the integration suite against a real broker.
+# The web UI: install (from the lockfile), Vitest unit tests, static export
+# into frontend/out (served by the gateway), and the browser tests' packages.
+frontend-build:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run -s build
+	cd integration-tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+
+frontend-test: frontend-build
+	cd frontend && npm test
+	cd integration-tests/e2e && npm test
+
+# Everything, from a fresh machine: install what is missing, C unit tests
+# under sanitizers, the web UI's unit and browser tests, then the
+# integration suite against a real broker and PostgreSQL.
 test: deps
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory frontend-test
 	$(MAKE) --no-print-directory integration
 
 up: all

@@ -50,6 +50,7 @@ struct gw_conn {
     bool awaiting_attach;               /* resumed, worker has not said ok */
     bool rejected;                      /* worker refused: no session_close */
     bool rx_refused;                    /* closing over bad input: drop further input */
+    bool close_started;                 /* handed the close to lws: writable is a no-op */
     const char *close_reason;           /* static text for the close frame */
     const char *setup_err;              /* bad URL: error code to send, or NULL */
     const char *setup_msg;

@@ -469,8 +469,15 @@ static int on_writeable(struct gw_conn *c)
     unsigned char *buf;
     size_t len;
 
-    if (c->state == GW_CONN_DEAD)
+    /* Once lws runs the closing handshake it may still call here (a
+     * writable request was pending); failing again would make it drop the
+     * connection before the client's close arrives. */
+    if (c->close_started)
+        return 0;
+    if (c->state == GW_CONN_DEAD) {
+        c->close_started = true;
         return -1;                      /* lws sends the close set by kill_conn */
+    }
     buf = gw_outq_peek(&c->outq, &len);
     if (buf) {
         if (lws_write(c->wsi, buf, len, LWS_WRITE_TEXT) < (int)len)
@@ -483,6 +490,7 @@ static int on_writeable(struct gw_conn *c)
     if (c->state == GW_CONN_CLOSING) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
+        c->close_started = true;
         return -1;
     }
     return 0;

@@ -41,6 +41,22 @@ say() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Builds the web UI into frontend/out when its sources are newer than the last build.
+build_frontend() {
+    local fe="$REPO/frontend"
+    [[ -f "$fe/package.json" ]] || return 0
+    if [[ -f "$fe/out/index.html" ]] &&
+        [[ -z "$(find "$fe/src" "$fe/package-lock.json" -newer "$fe/out/index.html" -print -quit)" ]]; then
+        return 0
+    fi
+    say "building the web UI (npm ci && npm run build; about a minute the first time)"
+    if [[ ! -d "$fe/node_modules" || "$fe/package-lock.json" -nt "$fe/node_modules" ]]; then
+        (cd "$fe" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+    fi
+    (cd "$fe" && npm run -s build >"$LOGS/frontend-build.log" 2>&1) ||
+        { tail -20 "$LOGS/frontend-build.log"; die "web UI build failed"; }
+}
+
 # Prints the pid of service $1 when its pid file names a live process running its binary.
 svc_pid() {
     local f="$RUN/$1.pid" pid
@@ -148,6 +164,7 @@ cmd_up() {
     [[ "${STACK_SKIP_DEPS:-0}" == 1 ]] || "$REPO/scripts/deps.sh"
     if [[ "${STACK_SKIP_BUILD:-0}" != 1 ]]; then
         make -C "$REPO" -s --no-print-directory -j2 || die "build failed"
+        build_frontend
     fi
 
     local kafka_port="${KAFKA_PORT:-9092}"
@@ -197,7 +214,8 @@ cmd_up() {
                 svc_wait mock-llm 15 mock_ready ;;
             gateway)
                 port_open "$GATEWAY_PORT" && die "port $GATEWAY_PORT is in use (set GATEWAY_PORT)"
-                svc_start gateway "${common[@]}" "GATEWAY_PORT=$GATEWAY_PORT"
+                svc_start gateway "${common[@]}" "GATEWAY_PORT=$GATEWAY_PORT" \
+                    "GATEWAY_STATIC_DIR=$REPO/frontend/out"
                 svc_wait gateway 30 gateway_ready ;;
             *)
                 svc_start "$s" "${common[@]}"
