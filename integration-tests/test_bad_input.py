@@ -128,10 +128,6 @@ def test_fragmented_message_over_64k_closes_1009(stack):
     run(body())
 
 
-@pytest.mark.xfail(reason="gateway closes the TCP socket right after its 1009 close frame, "
-                          "without waiting for the client's close: a client still sending gets "
-                          "EPIPE/reset and may report 1006 (see the integration report)",
-                   strict=False)
 def test_close_code_survives_a_client_that_keeps_sending(stack):
     """A client that keeps streaming fragments past the limit must still get the 1009 close
     frame: the gateway should finish the closing handshake (or at least drain what the client

@@ -81,7 +81,8 @@ int sh_config_load(const struct sh_cfg_item *items, size_t n,
 
     for (size_t i = 0; i < n; i++) {
         const char *v = getenv(items[i].env);
-        if ((rc = assign(&items[i], items[i].def ? items[i].def : "", "default", err, errlen)))
+        const char *def = items[i].def ? items[i].def : (items[i].type == SH_CFG_STR ? "" : "0");
+        if ((rc = assign(&items[i], def, "default", err, errlen)))
             return rc;
         if (v && (rc = assign(&items[i], v, "environment", err, errlen)))
             return rc;

@@ -33,7 +33,7 @@ void sh_config_free(const struct sh_cfg_item *items, size_t n);
 /* Print a usage table (flag, env, default, help) to 'f'. */
 void sh_config_usage(FILE *f, const char *prog,
                      const struct sh_cfg_item *items, size_t n);
-/* Log the effective configuration (secrets masked) at info level. */
+/* Log the effective configuration (secrets masked) at debug level. */
 void sh_config_log(const struct sh_cfg_item *items, size_t n);
 
 #endif

@@ -24,7 +24,8 @@ const char *sh_topic(const char *logical);
 /* A new librdkafka conf with bootstrap.servers='brokers', the project's
  * low-latency defaults and every KAFKA_* pass-through applied, logging
  * through sh_log. With a 'group' it is a consumer conf (group.id set; note
- * librdkafka needs one even for assign()), with NULL a producer conf.
+ * librdkafka needs one even for assign(); "" gives a consumer conf without
+ * one), with NULL a producer conf.
  * Returns NULL with 'err' set. Caller owns it until rd_kafka_new(). */
 rd_kafka_conf_t *sh_kafka_conf(const char *brokers, const char *group, char *err, size_t errlen);
 /* rd_kafka_conf_set() that copies librdkafka's message into 'err'. */
