@@ -157,7 +157,8 @@ int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
         if (!stop_deadline)                  /* stop taking new work first */
             n = llm_intake_poll(w, 500);
         sh_producer_poll(w->producer, 0);
-        if (sh_oai_client_poll(w->llm, n ? 0 : 100) < 0)
+        /* A short wait bounds the delay if a Kafka wake-up is missed. */
+        if (sh_oai_client_poll(w->llm, n ? 0 : 5) < 0)
             sh_log(SH_LOG_ERROR, "curl multi failed", NULL);
         if (sh_mono_ms() - w->last_sweep_ms >= 1000) {
             struct sweep_ctx c = {w, sh_now_ms(), sh_mono_ms()};
