@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct lws_context;
 struct gw_config;
 struct gw_bridge;
@@ -22,6 +24,7 @@ struct gw_app {
     uint64_t next_conn_id;            /* connection ids, never reused */
     size_t nconns;                    /* WebSocket connections alive */
     bool shutting_down;               /* refuse new connections, readyz 503 */
+    struct gw_metrics metrics;        /* chat_gateway_*, GET /metrics */
 };
 
 #endif

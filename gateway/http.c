@@ -1,4 +1,4 @@
-/* Plain HTTP on the gateway port: /healthz, /readyz, the read API under
+/* Plain HTTP on the gateway port: /healthz, /readyz, /metrics, the read API under
  * /api/ (api.c) and the static web UI from GATEWAY_STATIC_DIR, confined to
  * that folder. */
 #include "http.h"
@@ -82,6 +82,39 @@ static int respond(struct lws *wsi, unsigned int status, const char *body)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* GET /metrics: the registry in Prometheus text format, in one write (lws buffers what
+ * the socket does not take at once). */
+static int respond_metrics(struct lws *wsi, struct gw_app *app)
+{
+    static const char ctype[] = "text/plain; version=0.0.4; charset=utf-8";
+    unsigned char *buf = NULL, *start, *p, *end;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    if (!app->metrics.reg || sh_metrics_render(app->metrics.reg, &text, &len))
+        return respond(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "metrics unavailable\n");
+    buf = malloc(LWS_PRE + 512 + len);
+    if (!buf)
+        goto out;
+    start = p = buf + LWS_PRE;
+    end = start + 512 + len;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, ctype, len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < len)
+        goto out;
+    memcpy(p, text, len);
+    p += len;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start))
+        goto out;
+    rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+out:
+    free(buf);
+    free(text);
+    return rc;
+}
+
 /* Map a URL path to a regular file inside the static root, trying
  * <path>, <path>/index.html and <path>.html (static-export layouts).
  * Returns 0 with 'out' filled, or -1. */
@@ -129,6 +162,8 @@ int gw_http_request(struct lws *wsi, struct gw_app *app, const char *path)
             return respond(wsi, HTTP_STATUS_OK, "ready\n");
         return respond(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "not ready\n");
     }
+    if (!strcmp(path, "/metrics"))
+        return respond_metrics(wsi, app);
     if (!app->static_root[0] || resolve_static(app, path, file, sizeof(file)) != 0)
         return respond(wsi, HTTP_STATUS_NOT_FOUND, "not found\n");
     n = lws_serve_http_file(wsi, file, mime_type(file), NULL, 0);

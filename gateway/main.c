@@ -84,6 +84,8 @@ int main(int argc, char **argv)
     gw_config_log(&cfg);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
     app.cfg = &cfg;
+    if (gw_metrics_init(&app.metrics))
+        sh_log(SH_LOG_WARN, "metrics disabled", "err=\"out of memory\"");
     app.sessions = gw_sessions_create();
     if (!app.sessions)
         goto out;
@@ -153,6 +155,7 @@ out:
     gw_bridge_destroy(app.bridge);      /* flushes those */
     gw_api_destroy(app.api);            /* after the context: its closes touch the table */
     gw_sessions_destroy(app.sessions);
+    gw_metrics_free(&app.metrics);      /* after the context: closes update the gauge */
     gw_config_free(&cfg);
     if (ctx)
         sh_log(SH_LOG_INFO, "gateway stopped", "status=%d", status);

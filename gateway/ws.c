@@ -53,6 +53,7 @@ int gw_conn_send(struct gw_conn *c, const char *text, size_t len)
     if (rc == SH_EFULL) {
         sh_log(SH_LOG_WARN, "client not reading: outbound queue full", "conn=%llu session=%s "
                "queued=%zu", (unsigned long long)c->id, c->session_id, c->outq.bytes);
+        sh_counter_inc(c->app->metrics.outq_closes);
         kill_conn(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "outbound queue full");
         return rc;
     }
@@ -68,6 +69,7 @@ void gw_conn_send_error(struct gw_conn *c, const char *code, const char *msg,
     size_t len;
     char *f = gw_frame_error(code, msg, client_id, turn_id, &len);
 
+    gw_metrics_error(&c->app->metrics, code);
     if (f)
         gw_conn_send(c, f, len);
     free(f);
@@ -270,6 +272,7 @@ static int on_text(struct gw_conn *c, const char *buf, size_t len)
     char *pong;
     int rc;
 
+    sh_counter_inc(c->app->metrics.messages);
     if (!gw_utf8_valid(buf, len))
         return refuse_rx(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     rc = gw_frame_parse(buf, len, &f);
@@ -422,6 +425,7 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
     c->state = GW_CONN_OPEN;
     gw_outq_init(&c->outq, (size_t)app->cfg->outq_max, LWS_PRE);
     app->nconns++;
+    sh_gauge_set(app->metrics.connections, (double)app->nconns);
 
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
         gw_ws_path_parse(path, c->user_id, sizeof(c->user_id)) != SH_OK) {
@@ -482,6 +486,7 @@ static int on_writeable(struct gw_conn *c)
     if (buf) {
         if (lws_write(c->wsi, buf, len, LWS_WRITE_TEXT) < (int)len)
             return -1;
+        sh_counter_inc(c->app->metrics.frames);
         gw_outq_pop(&c->outq);
         if (!gw_outq_empty(&c->outq) || c->state == GW_CONN_CLOSING)
             lws_callback_on_writable(c->wsi);
@@ -523,6 +528,7 @@ static void on_closed(struct gw_conn *c)
     c->state = GW_CONN_DEAD;
     c->id = 0;
     app->nconns--;
+    sh_gauge_set(app->metrics.connections, (double)app->nconns);
 }
 
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -46,8 +46,12 @@ def port_is_free(port: int) -> bool:
 
 
 def service_base_env() -> dict[str, str]:
-    """The caller's environment minus every KAFKA_* variable (they become librdkafka settings)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    """The caller's environment minus every KAFKA_* variable (they become librdkafka settings),
+    with ADMIN_PORT=0: each service's admin server on an ephemeral port (logged as
+    `admin listening ... port=N`), so several workers never fight over 9101."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    env["ADMIN_PORT"] = "0"
+    return env
 
 
 # Never go through an HTTP proxy from the environment to reach 127.0.0.1.

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 19
+#define N_ITEMS 21
 
 static void table(struct llm_config *c, struct sh_cfg_item *t)
 {
@@ -55,6 +55,10 @@ static void table(struct llm_config *c, struct sh_cfg_item *t)
         {"partitions", "TOPIC_PARTITIONS", SH_CFG_INT, "12", 1, 10000, false,
          "partitions of chat.requests/events/context when the worker has to create them",
          &c->partitions},
+        {"admin-host", "ADMIN_HOST", SH_CFG_STR, "127.0.0.1", 0, -1, false,
+         "address of the admin server (/healthz, /readyz, /metrics)", &c->admin_host},
+        {"admin-port", "ADMIN_PORT", SH_CFG_INT, "9101", -1, 65535, false,
+         "port of the admin server; 0 = ephemeral, -1 = off", &c->admin_port},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -23,7 +23,9 @@ struct llm_config {
     int64_t session_idle_s;     /* evict idle sessions from memory after this */
     int64_t commit_interval_ms;
     int64_t end_grace_ms;
-    int64_t partitions;         /* for topics this worker creates when missing */       /* no WebSocket for this long ends a session */
+    int64_t partitions;         /* for topics this worker creates when missing */
+    char *admin_host;           /* ADMIN_HOST */
+    int64_t admin_port;         /* ADMIN_PORT: 0 ephemeral, -1 off */
 };
 
 /* Load from the environment and argv. Returns 0, 1 after --help, or

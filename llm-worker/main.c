@@ -4,6 +4,7 @@
 #include "intake.h"
 #include "tools.h"
 #include "worker.h"
+#include "sh_admin.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
 {
     struct llm_config cfg;
     struct llm_worker w;
+    struct sh_admin *admin = NULL;
     char err[512];
     int rc = 1;
 
@@ -98,12 +100,26 @@ int main(int argc, char **argv)
         goto out;
     if (llm_intake_create(&w))
         goto out;
+    if (llm_metrics_init(&w.m))
+        sh_log(SH_LOG_WARN, "metrics disabled", "err=\"out of memory\"");
+    if (cfg.admin_port >= 0) {
+        admin = sh_admin_create(cfg.admin_host, (int)cfg.admin_port, w.m.reg, llm_metrics_ready,
+                                &w.m, err, sizeof(err));
+        if (!admin) {
+            sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
+            goto out;
+        }
+        sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", cfg.admin_host,
+               sh_admin_port(admin));
+    }
     sh_log(SH_LOG_INFO, "llm-worker started", "brokers=%s group=%s llm=%s model=%s", cfg.brokers,
            cfg.group, cfg.base_url, cfg.model);
     llm_worker_run(&w, 15000);
     rc = 0;
 out:
-    /* Order: leave the group, flush what was produced, then free. */
+    /* Order: stop the admin thread (it reads the metrics), leave the group, flush what was
+     * produced, then free. */
+    sh_admin_destroy(admin);
     llm_intake_destroy(&w);
     sh_producer_destroy(w.producer);
     sh_oai_client_destroy(w.llm);
@@ -119,6 +135,7 @@ out:
     sh_log(SH_LOG_INFO, "llm-worker stopped", "turns=%llu tokens=%llu errors=%llu",
            (unsigned long long)w.n_turns, (unsigned long long)w.n_tokens,
            (unsigned long long)w.n_errors);
+    llm_metrics_free(&w.m);
     llm_config_free(&cfg);
     return rc;
 }

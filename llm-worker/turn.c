@@ -6,6 +6,7 @@
 #include "sh_log.h"
 #include "sh_oai_client.h"
 #include "sh_oai_request.h"
+#include "sh_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct llm_turn {
     size_t len, cap;
     struct sh_oai_usage usage;
     bool has_usage;
+    int64_t req_start_us;       /* the current LLM request, for the first-token latency */
+    bool got_first;
 };
 
 static void turn_finish(struct llm_turn *t, const char *reason);
@@ -86,8 +89,14 @@ static void on_delta(void *user, const struct sh_oai_delta *d)
         }
         return;
     }
+    if (!t->got_first) {
+        t->got_first = true;
+        sh_histogram_observe(t->w->m.first_token,
+                             (double)(sh_mono_us() - t->req_start_us) / 1e6);
+    }
     append_text(t, d->content, d->content_len);
     t->w->n_tokens++;
+    sh_counter_inc(t->w->m.tokens);
     frame(t, "token", json_pack("{s:s%}", "content", d->content, d->content_len));
 }
 
@@ -107,6 +116,7 @@ static void run_tools(struct llm_turn *t, const struct sh_oai_result *r)
     }
     json_array_append_new(t->msgs, json_pack("{s:s, s:s%, s:o}", "role", "assistant", "content",
                                              r->content, r->content_len, "tool_calls", calls));
+    sh_counter_add(w->m.tool_calls, r->n_tool_calls);
     for (size_t i = 0; i < r->n_tool_calls; i++) {
         const struct sh_oai_tool_call *c = &r->tool_calls[i];
         json_t *args = c->args_valid && json_is_object(c->args) ? json_incref(c->args)
@@ -143,6 +153,7 @@ static void fail(struct llm_turn *t, const char *code, const char *message)
     llm_emit_event(t->w, t->s, t->p->env.turn_id, "error", t->p->env.turn_id, "error",
                    json_pack("{s:s, s:s}", "code", code, "message", message), t->p->req);
     t->w->n_errors++;
+    llm_metrics_error(&t->w->m, code);
     turn_finish(t, "error");
 }
 
@@ -208,6 +219,8 @@ static int request_llm(struct llm_turn *t)
 
     if (rc)
         return rc;
+    t->req_start_us = sh_mono_us();
+    t->got_first = false;
     rc = sh_oai_client_start(t->w->llm, body, &cb, t, &t->req_id);
     free(body);
     if (!rc)
@@ -233,6 +246,8 @@ int llm_turn_start(struct llm_worker *w, struct llm_session *s, struct llm_pendi
     s->turn = t;
     w->running++;
     w->n_turns++;
+    sh_counter_inc(w->m.turns_started);
+    sh_gauge_set(w->m.running, w->running);
     rerun = !strcmp(s->running_turn, turn_id);
     llm_session_frames_clear(s);
     if (rerun)
@@ -285,6 +300,8 @@ static void turn_finish(struct llm_turn *t, const char *reason)
 
     s->turn = NULL;
     w->running--;
+    llm_metrics_finished(&w->m, reason);
+    sh_gauge_set(w->m.running, w->running);
     llm_req_release(w, t->p->req);
     sh_env_free(&t->p->env);
     free(t->p);
@@ -310,6 +327,7 @@ void llm_turn_abandon(struct llm_worker *w, struct llm_session *s)
         return;
     s->turn = NULL;
     w->running--;
+    sh_gauge_set(w->m.running, w->running);
     /* The tracker is released without finishing its offset: not committed. */
     t->p->req->failed = true;
     llm_req_release(w, t->p->req);

@@ -141,6 +141,16 @@ static void abandon_all(void *ctx, const char *key, void *val)
     llm_turn_abandon(ctx, val);
 }
 
+/* Readiness for the admin server: Kafka answers, the consumer is in its group. */
+static void probe(struct llm_worker *w)
+{
+    bool assigned = false;
+
+    for (int i = 0; i < w->n_parts && !assigned; i++)
+        assigned = w->parts[i].assigned;
+    llm_metrics_probe(&w->m, w->consumer, assigned);
+}
+
 int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
 {
     int64_t stop_deadline = 0;
@@ -165,6 +175,7 @@ int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
             sh_map_each(w->sessions, sweep_one, &c);
             w->last_sweep_ms = c.mono;
         }
+        probe(w);
         if (sh_mono_ms() - w->last_commit_ms >= w->cfg->commit_interval_ms) {
             llm_worker_commit(w, false);
             w->last_commit_ms = sh_mono_ms();

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "session.h"
 
@@ -46,6 +47,7 @@ struct llm_worker {
     int64_t last_commit_ms;
     int64_t last_sweep_ms;
     uint64_t n_turns, n_tokens, n_errors;
+    struct llm_metrics m;           /* chat_llm_* and readiness */
 };
 
 /* Request trackers (worker.c). */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 10
+#define N_ITEMS 12
 
 static void table(struct pst_config *c, struct sh_cfg_item *t)
 {
@@ -31,6 +31,10 @@ static void table(struct pst_config *c, struct sh_cfg_item *t)
          "on SIGTERM, time the batch in flight gets to reach the database", &c->drain_ms},
         {"dlq-timeout-ms", "PERSISTER_DLQ_TIMEOUT_MS", SH_CFG_INT, "10000", 100, 600000, false,
          "wait for chat.dlq to acknowledge poison events before retrying them", &c->dlq_timeout_ms},
+        {"admin-host", "ADMIN_HOST", SH_CFG_STR, "127.0.0.1", 0, -1, false,
+         "address of the admin server (/healthz, /readyz, /metrics)", &c->admin_host},
+        {"admin-port", "ADMIN_PORT", SH_CFG_INT, "9102", -1, 65535, false,
+         "port of the admin server; 0 = ephemeral, -1 = off", &c->admin_port},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -14,6 +14,8 @@ struct pst_config {
     int64_t backoff_max_ms;     /* cap on the retry delay */
     int64_t drain_ms;           /* on SIGTERM, how long the batch in flight may still take */
     int64_t dlq_timeout_ms;     /* wait for the DLQ producer's delivery reports */
+    char *admin_host;           /* ADMIN_HOST */
+    int64_t admin_port;         /* ADMIN_PORT: 0 ephemeral, -1 off */
 };
 
 /* Load defaults, the environment, then --name=value flags. Returns 0, 1 after --help

@@ -5,6 +5,7 @@
 #include "batch.h"
 #include "db.h"
 #include "dlq.h"
+#include "metrics.h"
 #include "sh_consumer.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
@@ -41,6 +42,7 @@ struct pst_consumer {
     uint64_t events, inserted, dups, poison, batches, retries;
     uint64_t rep_events;
     int64_t rep_at;
+    struct pst_metrics m;       /* chat_persister_* and readiness */
 };
 
 static void on_rebalance(void *ctx, const rd_kafka_topic_partition_list_t *parts, bool assigned)
@@ -99,12 +101,18 @@ struct pst_consumer *pst_consumer_create(const struct pst_config *cfg, char *err
                                      errlen)))
         goto fail;
     c->rep_at = sh_mono_ms();
+    pst_metrics_init(&c->m);    /* without memory: no metrics, the work goes on */
     return c;
 nomem:
     snprintf(err, errlen, "out of memory");
 fail:
     pst_consumer_destroy(c);
     return NULL;
+}
+
+struct pst_metrics *pst_consumer_metrics(struct pst_consumer *c)
+{
+    return &c->m;
 }
 
 void pst_consumer_destroy(struct pst_consumer *c)
@@ -114,6 +122,7 @@ void pst_consumer_destroy(struct pst_consumer *c)
     /* Order: leave the group, flush the DLQ, then close the database. */
     sh_consumer_destroy(c->kc);
     pst_dlq_destroy(c->dlq);
+    pst_metrics_free(&c->m);
     sh_pg_destroy(c->pg);
     for (size_t i = 0; i < c->n; i++) {
         pst_row_free(&c->rows[i]);
@@ -205,6 +214,12 @@ static void fill(struct pst_consumer *c)
 /* Sleep 'ms' while serving the group (heartbeats, rebalances); a message that still
  * arrives is stashed and its partition paused. Returns SH_ETIMEDOUT once a stop request
  * has waited longer than the drain time. */
+/* Readiness for the admin server, from the loop's own thread. */
+static void health(struct pst_consumer *c)
+{
+    pst_metrics_probe(&c->m, sh_consumer_rk(c->kc), sh_pg_connected(c->pg));
+}
+
 static int pause_and_wait(struct pst_consumer *c, int64_t ms)
 {
     int64_t now = sh_mono_ms(), until = now + ms;
@@ -223,6 +238,7 @@ static int pause_and_wait(struct pst_consumer *c, int64_t ms)
             until = c->give_up_at;
         if (now >= until)
             return SH_OK;
+        health(c);
         m = sh_consumer_poll(c->kc, until - now > 200 ? 200 : (int)(until - now));
         if (!m)
             continue;
@@ -252,10 +268,13 @@ static int write_batch(struct pst_consumer *c, size_t *inserted)
     int64_t t0 = sh_mono_ms();
 
     for (;;) {
+        int64_t t1 = sh_mono_us();
         rc = pst_db_write(c->pg, c->ptrs, c->n, isolate, (int)c->cfg->db_timeout_ms, inserted,
                           err, sizeof(err));
+        sh_histogram_observe(c->m.write_seconds, (double)(sh_mono_us() - t1) / 1e6);
         if (rc == SH_OK)
             break;
+        sh_counter_inc(c->m.db_errors);
         if (rc == SH_EINVAL && !isolate) {
             sh_log(SH_LOG_WARN, "batch refused by the database; retrying row by row",
                    "events=%zu err=\"%s\"", c->n, err);
@@ -311,6 +330,7 @@ static int send_poison(struct pst_consumer *c)
                    r->type[0] ? r->type : "-", r->why);
     }
     c->poison += n;
+    sh_counter_add(c->m.dead_letters, n);
     return SH_OK;
 }
 
@@ -414,6 +434,9 @@ static int flush(struct pst_consumer *c)
     c->inserted += inserted;
     c->dups += dups;
     c->batches++;
+    sh_counter_add(c->m.written, inserted);
+    sh_counter_add(c->m.duplicates, dups);
+    sh_histogram_observe(c->m.batch_size, (double)c->n);
     batch_clear(c);
     return SH_OK;
 }
@@ -445,6 +468,7 @@ int pst_consumer_run(struct pst_consumer *c)
         sh_log(SH_LOG_WARN, "database not reachable yet; will retry",
                "err=\"%s\"", sh_pg_error(c->pg));
     while (!sh_stop) {
+        health(c);
         fill(c);
         if (c->n && (rc = flush(c)))
             break;

@@ -2,6 +2,8 @@
  * main() only wires the parts together; see docs/ARCHITECTURE.md and schema/. */
 #include "config.h"
 #include "consume.h"
+#include "metrics.h"
+#include "sh_admin.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
@@ -13,6 +15,7 @@ int main(int argc, char **argv)
 {
     struct pst_config cfg;
     struct pst_consumer *c = NULL;
+    struct sh_admin *admin = NULL;
     char err[512];
     int rc;
 
@@ -30,6 +33,17 @@ int main(int argc, char **argv)
         sh_log(SH_LOG_ERROR, "startup failed", "err=\"%s\"", err);
         goto out;
     }
+    if (cfg.admin_port >= 0) {
+        struct pst_metrics *m = pst_consumer_metrics(c);
+        admin = sh_admin_create(cfg.admin_host, (int)cfg.admin_port, m->reg, pst_metrics_ready, m,
+                                err, sizeof(err));
+        if (!admin) {
+            sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
+            goto out;
+        }
+        sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", cfg.admin_host,
+               sh_admin_port(admin));
+    }
     sh_log(SH_LOG_INFO, "persister started",
            "brokers=%s group=%s topic=%s dlq=%s batch_max=%lld", cfg.brokers, cfg.group,
            sh_topic(SH_TOPIC_EVENTS), sh_topic(SH_TOPIC_DLQ), (long long)cfg.batch_max);
@@ -38,6 +52,7 @@ int main(int argc, char **argv)
     pst_consumer_run(c);
     rc = 0;
 out:
+    sh_admin_destroy(admin);        /* it reads the consumer's metrics */
     pst_consumer_destroy(c);
     sh_log(SH_LOG_INFO, "persister stopped", "status=%d", rc);
     pst_config_free(&cfg);

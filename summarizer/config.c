@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 21
+#define N_ITEMS 23
 
 static void table(struct sum_config *c, struct sh_cfg_item *t)
 {
@@ -60,6 +60,10 @@ static void table(struct sum_config *c, struct sh_cfg_item *t)
          false, "how often finished offsets are committed", &c->commit_interval_ms},
         {"drain-ms", "SUMMARIZER_DRAIN_MS", SH_CFG_INT, "10000", 0, 600000, false,
          "on SIGTERM, time the summaries in flight get to finish", &c->drain_ms},
+        {"admin-host", "ADMIN_HOST", SH_CFG_STR, "127.0.0.1", 0, -1, false,
+         "address of the admin server (/healthz, /readyz, /metrics)", &c->admin_host},
+        {"admin-port", "ADMIN_PORT", SH_CFG_INT, "9103", -1, 65535, false,
+         "port of the admin server; 0 = ephemeral, -1 = off", &c->admin_port},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -25,6 +25,8 @@ struct sum_config {
     int64_t db_timeout_ms;      /* deadline of one database statement */
     int64_t commit_interval_ms; /* how often finished offsets are committed */
     int64_t drain_ms;           /* on SIGTERM, time summaries in flight get to finish */
+    char *admin_host;           /* ADMIN_HOST */
+    int64_t admin_port;         /* ADMIN_PORT: 0 ephemeral, -1 off */
 };
 
 /* Load defaults, the environment, then --name=value flags. Returns 0, 1 after --help

@@ -1,5 +1,6 @@
 /* The summarizer's loop: take session_end events as jobs, step the jobs, commit offsets. */
 #include "consume.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "summarize.h"
 #include "sh_consumer.h"
@@ -27,6 +28,7 @@ struct sum_consumer {
     struct sum_offsets *offs;
     int64_t commit_at, rep_at;
     uint64_t events, ends, rep_ends;
+    struct sum_metrics m;        /* chat_summarizer_* and readiness */
 };
 
 static void on_done(void *ctx, int32_t partition, int64_t offset)
@@ -87,6 +89,8 @@ struct sum_consumer *sum_consumer_create(const struct sum_config *cfg, char *err
         goto fail;
     c->commit_at = sh_mono_ms();
     c->rep_at = sh_mono_ms();
+    if (sum_metrics_init(&c->m) == SH_OK)  /* without memory: no metrics, the work goes on */
+        sum_jobs_set_metrics(c->jobs, &c->m);
     return c;
 nomem:
     snprintf(err, errlen, "out of memory");
@@ -104,7 +108,13 @@ void sum_consumer_destroy(struct sum_consumer *c)
     sum_jobs_destroy(c->jobs);
     sum_offsets_destroy(c->offs);
     sh_pg_destroy(c->pg);
+    sum_metrics_free(&c->m);     /* after the jobs, which point into it */
     free(c);
+}
+
+struct sum_metrics *sum_consumer_metrics(struct sum_consumer *c)
+{
+    return &c->m;
 }
 
 void sum_consumer_wakeup(struct sum_consumer *c)
@@ -173,6 +183,8 @@ int sum_consumer_run(struct sum_consumer *c)
         size_t pending = sum_jobs_count(c->jobs);
         int got = 0;
 
+        /* Readiness for the admin server, from this thread. */
+        sum_metrics_probe(&c->m, sh_consumer_rk(c->kc), sh_pg_connected(c->pg));
         /* Back-pressure: held ends are memory; pause, and resume at half. */
         if (pending >= (size_t)c->cfg->max_pending && !sh_consumer_paused(c->kc))
             sh_consumer_pause(c->kc);

@@ -16,6 +16,10 @@ struct sum_consumer *sum_consumer_create(const struct sum_config *cfg, char *err
  * drain time, and commit what finished. Returns 0. */
 int sum_consumer_run(struct sum_consumer *c);
 
+/* The consumer's metrics and readiness state (owned by 'c', valid until it is destroyed):
+ * hand its registry and sum_metrics_ready() to the admin server. */
+struct sum_metrics;
+struct sum_metrics *sum_consumer_metrics(struct sum_consumer *c);
 /* Make a blocked run loop look at sh_stop now; async-signal-safe. */
 void sum_consumer_wakeup(struct sum_consumer *c);
 

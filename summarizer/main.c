@@ -2,6 +2,8 @@
  * session_metadata. main() only wires the parts together; see docs/ARCHITECTURE.md. */
 #include "config.h"
 #include "consume.h"
+#include "metrics.h"
+#include "sh_admin.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
@@ -22,6 +24,7 @@ int main(int argc, char **argv)
 {
     struct sum_config cfg;
     struct sum_consumer *c = NULL;
+    struct sh_admin *admin = NULL;
     char err[512];
     int rc;
 
@@ -42,12 +45,24 @@ int main(int argc, char **argv)
         goto out;
     }
     the_consumer = c;
+    if (cfg.admin_port >= 0) {
+        struct sum_metrics *m = sum_consumer_metrics(c);
+        admin = sh_admin_create(cfg.admin_host, (int)cfg.admin_port, m->reg, sum_metrics_ready, m,
+                                err, sizeof(err));
+        if (!admin) {
+            sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
+            goto out;
+        }
+        sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", cfg.admin_host,
+               sh_admin_port(admin));
+    }
     sh_log(SH_LOG_INFO, "summarizer started", "brokers=%s group=%s topic=%s llm=%s model=%s "
            "concurrency=%lld", cfg.brokers, cfg.group, sh_topic(SH_TOPIC_EVENTS), cfg.base_url,
            cfg.model, (long long)cfg.concurrency);
     sum_consumer_run(c);
     rc = 0;
 out:
+    sh_admin_destroy(admin);        /* it reads the consumer's metrics */
     the_consumer = NULL;
     sum_consumer_destroy(c);
     curl_global_cleanup();

@@ -6,6 +6,7 @@
  * database in time, or whose LLM attempts all fail, is written as "failed" with the reason. */
 #include "summarize.h"
 #include "db.h"
+#include "metrics.h"
 #include "transcript.h"
 #include "sh_err.h"
 #include "sh_log.h"
@@ -34,6 +35,8 @@ struct job {
     enum job_state st;
     bool started;                    /* counted against the concurrency limit */
     int64_t t0, next_at;             /* monotonic ms */
+    int64_t llm_t0_us;               /* the LLM request in flight, for its latency */
+    struct sh_metric *m_llm;         /* where that latency goes (registry-owned) */
     int64_t waited_ms, last_probe;   /* time spent waiting for the persister */
     int probes, db_fails, llm_tries;
     char *body;                      /* the LLM request, kept for retries */
@@ -52,7 +55,10 @@ struct sum_jobs {
     struct job *head, *tail;         /* arrival order */
     size_t n, active;
     struct sum_stats stats;
+    struct sum_metrics *m;           /* borrowed; never NULL (no_metrics by default) */
 };
+
+static struct sum_metrics no_metrics;    /* all NULL: every update is a no-op */
 
 static void job_free(struct job *jb)
 {
@@ -82,11 +88,17 @@ struct sum_jobs *sum_jobs_create(const struct sum_config *cfg, struct sh_pg *pg,
     j->pg = pg;
     j->done = done;
     j->ctx = ctx;
+    j->m = &no_metrics;
     if (!(j->llm = sh_oai_client_create(&oc))) {
         free(j);
         return NULL;
     }
     return j;
+}
+
+void sum_jobs_set_metrics(struct sum_jobs *j, struct sum_metrics *m)
+{
+    j->m = m ? m : &no_metrics;
 }
 
 void sum_jobs_destroy(struct sum_jobs *j)
@@ -170,6 +182,8 @@ static void start_llm(struct sum_jobs *j, struct job *jb, int64_t now)
     jb->llm_tries++;
     j->stats.llm_calls++;
     jb->st = LLM;
+    jb->llm_t0_us = sh_mono_us();
+    jb->m_llm = j->m->llm_seconds;
     rc = sh_oai_client_start(j->llm, jb->body, &cb, jb, &jb->req_id);
     if (rc) {
         set_error(jb, "llm request could not start: %s", sh_strerror(rc));
@@ -265,6 +279,7 @@ static void on_llm_done(void *user, const struct sh_oai_result *res)
         jb->st = DROPPED;
         return;
     }
+    sh_histogram_observe(jb->m_llm, (double)(sh_mono_us() - jb->llm_t0_us) / 1e6);
     if (res->ok) {
         free(jb->summary);
         jb->summary = sum_summary_clean(res->content, res->content_len, SUMMARY_MAX_BYTES);
@@ -308,6 +323,7 @@ static void write_outcome(struct sum_jobs *j, struct job *jb, int64_t now)
                "end=%s status=%s err=\"%s\"", jb->session_id, jb->key, jb->status,
                sh_pg_error(j->pg));
         j->stats.failed++;
+        sh_counter_inc(sh_metric_child(j->m->summaries, "failed"));
         jb->st = FINISHED;
         return;
     }
@@ -321,6 +337,7 @@ static void write_outcome(struct sum_jobs *j, struct job *jb, int64_t now)
         j->stats.empty++;
     else
         j->stats.failed++;
+    sh_counter_inc(sh_metric_child(j->m->summaries, jb->status));
     sh_log(!strcmp(jb->status, "failed") ? SH_LOG_ERROR : SH_LOG_INFO,
            !strcmp(jb->status, "failed") ? "session summary failed" : "session summarized",
            "session=%s end=%s status=%s applied=%s llm_calls=%d ms=%lld%s%s%s", jb->session_id,

@@ -22,6 +22,9 @@ typedef void (*sum_done_fn)(void *ctx, int32_t partition, int64_t offset);
  * sum_jobs_destroy(). */
 struct sum_jobs *sum_jobs_create(const struct sum_config *cfg, struct sh_pg *pg,
                                  sum_done_fn done, void *ctx);
+/* Count outcomes and LLM latency in 'm' (borrowed, must outlive 'j'; NULL: nowhere). */
+struct sum_metrics;
+void sum_jobs_set_metrics(struct sum_jobs *j, struct sum_metrics *m);
 /* Cancel every request and free every job (their offsets stay uncommitted). NULL-safe. */
 void sum_jobs_destroy(struct sum_jobs *j);
 
