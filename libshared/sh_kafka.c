@@ -273,3 +273,14 @@ out:
         rd_kafka_NewTopic_destroy(nt);
     return rc;
 }
+
+bool sh_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    bool up = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              md->broker_cnt > 0;
+
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return up;
+}

@@ -7,6 +7,7 @@
 #ifndef SH_KAFKA_H
 #define SH_KAFKA_H
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,10 @@ int sh_producer_outq(const struct sh_producer *p);
 rd_kafka_t *sh_producer_rk(struct sh_producer *p);
 /* Flush up to 5 s, then free. NULL-safe. */
 void sh_producer_destroy(struct sh_producer *p);
+
+/* True when a broker answers a metadata request within 'timeout_ms': the
+ * cheapest proof that Kafka is reachable (for /readyz). Blocks that long. */
+bool sh_kafka_reachable(rd_kafka_t *rk, int timeout_ms);
 
 /* Create 'topic' with 'partitions' partitions and optional 'cfg' pairs
  * (NULL-terminated key, value, ...) if it does not exist. Returns 0 also

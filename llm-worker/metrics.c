@@ -1,6 +1,7 @@
 /* llm-worker metrics (chat_llm_*) and readiness state for the admin server.
  * Families are registered once at start; the turn code updates them lock-free. */
 #include "metrics.h"
+#include "sh_kafka.h"
 #include "sh_err.h"
 #include "sh_time.h"
 
@@ -65,7 +66,6 @@ void llm_metrics_finished(struct llm_metrics *m, const char *reason)
 
 void llm_metrics_probe(struct llm_metrics *m, rd_kafka_t *rk, bool assigned)
 {
-    const struct rd_kafka_metadata *md = NULL;
     int64_t now = sh_mono_ms();
     char *member;
     bool up;
@@ -74,10 +74,7 @@ void llm_metrics_probe(struct llm_metrics *m, rd_kafka_t *rk, bool assigned)
         return;
     m->next_probe_ms = now + PROBE_EVERY_MS;
     /* A metadata round trip is the cheapest proof that a broker answers. */
-    up = rd_kafka_metadata(rk, 0, NULL, &md, PROBE_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         md->broker_cnt > 0;
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    up = sh_kafka_reachable(rk, PROBE_TIMEOUT_MS);
     atomic_store(&m->kafka_up, up);
     member = rd_kafka_memberid(rk);
     atomic_store(&m->joined, assigned || (member && *member));

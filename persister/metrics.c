@@ -1,6 +1,7 @@
 /* persister metrics (chat_persister_*) and readiness state for the admin server.
  * Families are registered once at start; the batch loop updates them lock-free. */
 #include "metrics.h"
+#include "sh_kafka.h"
 #include "sh_err.h"
 #include "sh_time.h"
 
@@ -54,7 +55,6 @@ void pst_metrics_free(struct pst_metrics *m)
 
 void pst_metrics_probe(struct pst_metrics *m, rd_kafka_t *rk, bool db_up)
 {
-    const struct rd_kafka_metadata *md = NULL;
     int64_t now = sh_mono_ms();
     bool up;
 
@@ -63,10 +63,7 @@ void pst_metrics_probe(struct pst_metrics *m, rd_kafka_t *rk, bool db_up)
         return;
     m->next_probe_ms = now + PROBE_EVERY_MS;
     /* A metadata round trip is the cheapest proof that a broker answers. */
-    up = rd_kafka_metadata(rk, 0, NULL, &md, PROBE_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         md->broker_cnt > 0;
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    up = sh_kafka_reachable(rk, PROBE_TIMEOUT_MS);
     atomic_store(&m->kafka_up, up);
 }
 

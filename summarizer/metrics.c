@@ -1,6 +1,7 @@
 /* summarizer metrics (chat_summarizer_*) and readiness state for the admin server.
  * Families are registered once at start; the jobs update them lock-free. */
 #include "metrics.h"
+#include "sh_kafka.h"
 #include "sh_err.h"
 #include "sh_time.h"
 
@@ -43,7 +44,6 @@ void sum_metrics_free(struct sum_metrics *m)
 
 void sum_metrics_probe(struct sum_metrics *m, rd_kafka_t *rk, bool db_up)
 {
-    const struct rd_kafka_metadata *md = NULL;
     int64_t now = sh_mono_ms();
     bool up;
 
@@ -52,10 +52,7 @@ void sum_metrics_probe(struct sum_metrics *m, rd_kafka_t *rk, bool db_up)
         return;
     m->next_probe_ms = now + PROBE_EVERY_MS;
     /* A metadata round trip is the cheapest proof that a broker answers. */
-    up = rd_kafka_metadata(rk, 0, NULL, &md, PROBE_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         md->broker_cnt > 0;
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    up = sh_kafka_reachable(rk, PROBE_TIMEOUT_MS);
     atomic_store(&m->kafka_up, up);
 }
 
