@@ -19,7 +19,7 @@ endif
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
-BUILD   := $(BUILD)/san
+override BUILD := $(BUILD)/san
 endif
 
 SERVICES := gateway llm-worker mock-llm persister summarizer
