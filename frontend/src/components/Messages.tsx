@@ -159,7 +159,11 @@ export const AssistantBubble = memo(function AssistantBubble({
           <div className="mt-1.5 flex flex-wrap items-center gap-2 px-1 text-[0.7rem] text-slate-500">
             <time dateTime={new Date(msg.ts).toISOString()}>{timeOf(msg.ts)}</time>
             {label && <span className="rounded-full bg-white/[0.06] px-2 py-0.5 text-slate-300">{label}</span>}
-            {msg.usage?.total_tokens !== undefined && <span>{msg.usage.total_tokens} tokens</span>}
+            {msg.usage?.completion_tokens !== undefined && (
+              <span title={`${msg.usage.prompt_tokens ?? 0} prompt + ${msg.usage.completion_tokens} completion tokens`}>
+                {msg.usage.completion_tokens} tokens
+              </span>
+            )}
             {text && <CopyButton text={text} label="Copy" className="-my-1" />}
             {label && onRetry && !msg.error && (
               <button
