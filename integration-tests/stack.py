@@ -1,8 +1,9 @@
 """Real processes for the integration tests: one service process, and a stack of them.
 
-A Stack is mock-llm + llm-worker(s) + gateway(s) sharing one Kafka "namespace": its own topic
-names (KAFKA_TOPIC_* overrides) and its own worker consumer group, so stacks never see each
-other's requests or steal each other's partitions.
+A Stack is mock-llm + llm-worker(s) + gateway(s) (+ persisters, when a test starts them)
+sharing one Kafka "namespace": its own topic names (KAFKA_TOPIC_* overrides) and its own worker
+and persister consumer groups, so stacks never see each other's requests or steal each other's
+partitions.
 """
 from __future__ import annotations
 
@@ -193,6 +194,7 @@ class Stack:
         self.mock: Service | None = None
         self.workers: list[Service] = []
         self.gateways: list[Service] = []
+        self.persisters: list[Service] = []
         self.group = f"{self.ns}-llm-worker"
 
     # -- names and env -----------------------------------------------------------------------
@@ -200,9 +202,11 @@ class Stack:
     def topics(self) -> dict[str, str]:
         if not self.isolate_topics:
             return {"REQUESTS": "chat.requests", "EVENTS": "chat.events",
-                    "CONTEXT": "chat.context", "DLQ": "chat.dlq"}
+                    "CONTEXT": "chat.context", "DLQ": "chat.dlq", "GATEWAYS": "chat.gateways"}
+        # GATEWAYS (heartbeats) is created by the services themselves.
         return {"REQUESTS": f"{self.ns}.chat.requests", "EVENTS": f"{self.ns}.chat.events",
-                "CONTEXT": f"{self.ns}.chat.context", "DLQ": f"{self.ns}.chat.dlq"}
+                "CONTEXT": f"{self.ns}.chat.context", "DLQ": f"{self.ns}.chat.dlq",
+                "GATEWAYS": f"{self.ns}.chat.gateways"}
 
     def create_topics(self) -> None:
         t = self.topics
@@ -296,6 +300,22 @@ class Stack:
     def gateway(self) -> Service:
         return self.gateways[0]
 
+    def start_persister(self, database_url: str, env: dict | None = None) -> Service:
+        """A persister on this stack's chat.events / chat.dlq, in the stack's own persister
+        group (all persisters of a stack share it), writing to 'database_url'."""
+        n = len(self.persisters) + 1
+        e = self.kafka_env()
+        e["DATABASE_URL"] = database_url
+        e["PERSISTER_GROUP"] = f"{self.ns}-persister"
+        e["PERSISTER_BACKOFF_MAX_MS"] = "2000"
+        e["KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+        e["KAFKA_HEARTBEAT_INTERVAL_MS"] = "1000"
+        e.update(env or {})
+        svc = self._service(f"persister-{n}", "persister", e)
+        svc.start()
+        self.persisters.append(svc)
+        return svc
+
     def restart(self, svc: Service, sig: int = signal.SIGTERM, wait_ready: bool = True) -> Service:
         """Stop 'svc' with 'sig' (SIGTERM: graceful, SIGKILL: crash) and start it again with the
         same environment (a gateway keeps its port and id)."""
@@ -336,7 +356,7 @@ class Stack:
         return f"ws://127.0.0.1:{gw.port}{path}"
 
     def all_services(self) -> list[Service]:
-        return [s for s in [self.mock, *self.workers, *self.gateways] if s]
+        return [s for s in [self.mock, *self.workers, *self.gateways, *self.persisters] if s]
 
     # -- whole stack -------------------------------------------------------------------------
     def start(self, warmup: bool = True) -> "Stack":
@@ -381,7 +401,7 @@ class Stack:
     def stop(self) -> dict[str, int | None]:
         """SIGTERM everything, gateways first; returns name -> exit code."""
         rcs = {}
-        for s in [*self.gateways, *self.workers, self.mock]:
+        for s in [*self.gateways, *self.workers, *self.persisters, self.mock]:
             if s and s.proc:
                 rcs[s.name] = s.terminate()
         return rcs

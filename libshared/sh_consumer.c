@@ -2,6 +2,7 @@
 #include "sh_consumer.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
+#include "sh_time.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ struct sh_consumer {
     sh_rebalance_fn on_rebalance;
     void *ctx;
     bool paused;
+    bool assigned_once;      /* a first assignment was served (sh_consumer_close_rk) */
     int32_t *owned;          /* assigned partitions, unsorted */
     size_t n_owned, cap_owned;
     uint64_t commit_failures;
@@ -69,6 +71,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        c->assigned_once = true;
         for (int i = 0; i < parts->cnt; i++)
             owned_add(c, parts->elems[i].partition);
         /* librdkafka keeps a partition's pause flag across revoke and re-assign: set it
@@ -155,12 +158,47 @@ fail:
     return NULL;
 }
 
+/* Serve 'rk' (rebalance callbacks included) for up to 100 ms; a message polled here is
+ * dropped uncommitted, so the partition's next owner reads it again. */
+static void serve_once(rd_kafka_t *rk)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+    if (m)
+        rd_kafka_message_destroy(m);
+}
+
+void sh_consumer_close_rk(rd_kafka_t *rk, const bool *assigned_once, int timeout_ms)
+{
+    int64_t deadline = sh_mono_ms() + timeout_ms;
+    rd_kafka_topic_partition_list_t *a = NULL;
+
+    /* A member that closes between joining and its first assignment aborts in
+     * rd_kafka_destroy() (sticky assignor state still NULL): let the join finish. */
+    while (!*assigned_once && sh_mono_ms() < deadline)
+        serve_once(rk);
+    /* Closing while an incremental assignment is being served hangs for ever: leave the
+     * group with unsubscribe, serve its revoke here, and close once nothing is assigned. */
+    rd_kafka_unsubscribe(rk);
+    while (sh_mono_ms() < deadline) {
+        serve_once(rk);
+        if (rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a->cnt == 0)
+            break;
+        if (a)
+            rd_kafka_topic_partition_list_destroy(a);
+        a = NULL;
+    }
+    if (a)
+        rd_kafka_topic_partition_list_destroy(a);
+    rd_kafka_consumer_close(rk);
+}
+
 void sh_consumer_destroy(struct sh_consumer *c)
 {
     if (!c)
         return;
     if (c->rk) {
-        rd_kafka_consumer_close(c->rk);
+        sh_consumer_close_rk(c->rk, &c->assigned_once, SH_CONSUMER_CLOSE_WAIT_MS);
         rd_kafka_destroy(c->rk);
     }
     free(c->owned);

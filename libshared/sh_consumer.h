@@ -26,8 +26,21 @@ typedef void (*sh_rebalance_fn)(void *ctx, const rd_kafka_topic_partition_list_t
 struct sh_consumer *sh_consumer_create(const char *brokers, const char *group, const char *topic,
                                        sh_rebalance_fn on_rebalance, void *ctx, char *err,
                                        size_t errlen);
-/* Leave the group (rd_kafka_consumer_close: no commit of its own) and free. NULL-safe. */
+/* Leave the group (sh_consumer_close_rk: no commit of its own) and free. NULL-safe. */
 void sh_consumer_destroy(struct sh_consumer *c);
+
+/* Longest wait of sh_consumer_destroy() for the group before it closes anyway. */
+#define SH_CONSUMER_CLOSE_WAIT_MS 5000
+
+/* Close the cooperative-sticky group member 'rk' (rd_kafka_consumer_close; 'rk' is not
+ * destroyed) around two librdkafka 2.0 bugs (Debian 12 ships 2.0.2): a member closed after
+ * joining but before its first assignment aborts in rd_kafka_destroy() (librdkafka #4312,
+ * fixed in 2.3.0), and close hangs for ever when an incremental assignment is served while it
+ * runs (#4527, fixed in 2.4.0). So it first serves the queue until '*assigned_once' (set by
+ * the caller's rebalance callback on every assignment, also an empty one) is true, then
+ * unsubscribes and serves the queue until nothing is assigned, then closes; at most
+ * 'timeout_ms' before the close. Messages polled meanwhile are dropped uncommitted. */
+void sh_consumer_close_rk(rd_kafka_t *rk, const bool *assigned_once, int timeout_ms);
 
 /* The next message or event, waiting up to 'timeout_ms'; NULL when none. The caller
  * destroys it with rd_kafka_message_destroy(). Serves rebalances and commit results. */
