@@ -3,6 +3,7 @@
 #include "sh_err.h"
 #include "sh_time.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,7 +103,8 @@ int sh_env_decode(const char *buf, size_t len, struct sh_env *e)
     if (!json_is_object(o))
         goto out;
     v = json_object_get(o, "v");
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
+    /* Bounded above too: (int) of 2^32 + 1 would read as version 1. */
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT_MAX)
         goto out;
     e->v = (int)json_integer_value(v);
     if (get_str(o, "id", e->id, sizeof(e->id), 1) ||

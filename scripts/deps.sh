@@ -24,9 +24,10 @@ DEPS_SKIP=" ${DEPS_SKIP:-} "
 # The brief's list, plus what the Kafka broker needs (a Java 17 runtime, Maven to fetch its jars)
 # and fonts so that headless Chromium renders text.
 APT_PKGS=(build-essential pkg-config librdkafka-dev libwebsockets-dev libcurl4-openssl-dev
-          libjansson-dev libpq-dev uuid-dev libcmocka-dev postgresql postgresql-contrib valgrind
+          libjansson-dev libpq-dev uuid-dev libssl-dev libcmocka-dev postgresql postgresql-contrib valgrind
           docker-compose chromium curl jq
-          openjdk-17-jre-headless maven fonts-liberation util-linux python3)
+          openjdk-17-jre-headless maven fonts-liberation util-linux python3
+          clang libclang-rt-14-dev)
 # shellcheck disable=SC2206  # word splitting wanted
 APT_PKGS+=(${DEPS_EXTRA_APT:-})
 

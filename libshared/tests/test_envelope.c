@@ -67,6 +67,8 @@ static void test_rejects(void **state)
         "[1,2]",
         "{\"v\":1}",
         "{\"v\":0,\"id\":\"x\",\"type\":\"t\",\"ts\":1,\"session_id\":\"" SID "\",\"user_id\":\"u\"}",
+        /* 2^32 + 1: would read as version 1 through an (int) cast */
+        "{\"v\":4294967297,\"id\":\"x\",\"type\":\"t\",\"ts\":1,\"session_id\":\"" SID "\",\"user_id\":\"u\"}",
         "{\"v\":1,\"id\":\"x\",\"type\":\"t\",\"ts\":1,\"session_id\":\"nope\",\"user_id\":\"u\"}",
         "{\"v\":1,\"id\":\"x\",\"type\":\"\",\"ts\":1,\"session_id\":\"" SID "\",\"user_id\":\"u\"}",
         "{\"v\":1,\"id\":\"x\",\"type\":\"t\",\"ts\":\"1\",\"session_id\":\"" SID "\",\"user_id\":\"u\"}",

@@ -1,0 +1,81 @@
+/* libFuzzer target: the OpenAI chunk parser and stream accumulator
+ * (libshared/sh_oai_chunk.c). Each input line is one SSE data payload, folded
+ * into an accumulator as the LLM client does; the whole input is also parsed
+ * as a non-streaming response body and as an error body. Checks the
+ * accumulator's invariants after every step. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sh_err.h"
+#include "sh_oai_chunk.h"
+
+static void check_acc(const struct sh_oai_acc *acc)
+{
+    if (!acc->content || acc->content[acc->content_len] != '\0')
+        abort();
+    for (size_t i = 0; i < acc->n_calls; i++) {
+        const struct sh_oai_tool_call *c = &acc->calls[i];
+
+        if (i && acc->calls[i - 1].index >= c->index)
+            abort();                    /* sorted by index, no duplicates */
+        if (!c->id || !c->name || !c->arguments || strlen(c->arguments) != c->arguments_len)
+            abort();
+        if (acc->finished && c->args_valid != (c->args != NULL))
+            abort();
+    }
+}
+
+static void stream(const char *s, size_t len)
+{
+    struct sh_oai_acc acc;
+    const char *end = s + len, *nl;
+
+    if (sh_oai_acc_init(&acc))
+        return;
+    while (s < end) {
+        struct sh_oai_delta d;
+        int rc;
+
+        nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            nl = end;
+        rc = sh_oai_chunk_parse(s, (size_t)(nl - s), &d);
+        if (rc == 0 && !d.error.present && sh_oai_acc_add(&acc, &d) == 0)
+            check_acc(&acc);
+        else if (rc != 0 && rc != SH_EPROTO && rc != SH_ENOMEM)
+            abort();
+        sh_oai_delta_free(&d);
+        s = nl + 1;
+    }
+    if (sh_oai_acc_finish(&acc) == 0)
+        check_acc(&acc);
+    sh_oai_acc_reset(&acc);
+    check_acc(&acc);
+    sh_oai_acc_free(&acc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sh_oai_acc acc;
+    struct sh_oai_error err;
+    json_t *root = NULL;
+    int rc;
+
+    stream((const char *)data, size);
+
+    if (sh_oai_acc_init(&acc) == 0) {
+        rc = sh_oai_response_parse((const char *)data, size, &acc, &err, &root);
+        if (rc == 0)
+            check_acc(&acc);
+        else if (rc == 1 && !err.present)
+            abort();
+        json_decref(root);
+        sh_oai_acc_free(&acc);
+    }
+    rc = sh_oai_error_parse((const char *)data, size, &err, &root);
+    if (rc == 0 && !err.present)
+        abort();
+    json_decref(root);
+    return 0;
+}
