@@ -3,12 +3,13 @@
 #   make WERROR=1        treat warnings as errors (CI)
 #   make SANITIZE=address,undefined   build with sanitizers (unit tests use this)
 #   make unit            build and run the C unit tests (cmocka) under ASan/UBSan
+#   make fuzz            libFuzzer targets in fuzz/, FUZZ_SECONDS (60) each; fuzz-smoke: 15 s each
 #   make test            unit + integration tests (needs the local broker; see README)
 #   make up / make down  the whole local stack
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := rdkafka jansson libcurl libwebsockets uuid libpq
+PKGS    := rdkafka jansson libcurl libwebsockets uuid libpq libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
            -D_GNU_SOURCE -MMD -MP -Ilibshared $(shell pkg-config --cflags $(PKGS))
@@ -74,6 +75,44 @@ unit:
 unit-run: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
+# Fuzzing (fuzz/): libFuzzer targets built with clang under ASan/UBSan; objects in $(BUILD)/fuzz.
+#   make fuzz FUZZ_SECONDS=60   run every target that long; fails on a crash, leak or UB report
+#   make fuzz-smoke             15 s per target (part of `make test`)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames envelope sse oai_chunk
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+                -D_GNU_SOURCE -MMD -MP -Ilibshared -Igateway \
+                $(shell pkg-config --cflags jansson uuid) $(FUZZ_SAN)
+ifeq ($(WERROR),1)
+FUZZ_CFLAGS  += -Werror
+endif
+# The code under test; the linker takes only what each target needs.
+FUZZ_LIB_SRCS := gateway/frames.c libshared/sh_envelope.c libshared/sh_uuid.c libshared/sh_time.c \
+                 libshared/sh_sse.c libshared/sh_oai_chunk.c libshared/sh_oai_fast.c libshared/sh_err.c
+FUZZ_LIB     := $(FUZZ_DIR)/libfuzzed.a
+FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/bin/fuzz_,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRCS))
+	$(AR) rcs $@ $^
+$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ -o $@ $(shell pkg-config --libs jansson uuid)
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+.PRECIOUS: $(FUZZ_DIR)/obj/fuzz/%.o
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    ./fuzz/run.sh $(FUZZ_DIR)/bin/fuzz_$$t $$t $(FUZZ_SECONDS) $(FUZZ_DIR); done
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
 deps:
 	./scripts/deps.sh
 
@@ -95,6 +134,7 @@ frontend-test: frontend-build
 # integration suite against a real broker and PostgreSQL.
 test: deps
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory frontend-test
 	$(MAKE) --no-print-directory integration
 
@@ -105,7 +145,7 @@ down:
 
 # The standard benchmark (private Kafka + services on free ports; see BENCHMARKS.md).
 bench: all $(BUILD)/bin/loadgen
-	./bench/run.sh
+	BENCH_BIN=$(BUILD)/bin ./bench/run.sh
 
 compdb:
 	$(MAKE) clean && bear -- $(MAKE) || echo "install bear for compile_commands.json"

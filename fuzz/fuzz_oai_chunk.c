@@ -2,13 +2,15 @@
  * (libshared/sh_oai_chunk.c). Each input line is one SSE data payload, folded
  * into an accumulator as the LLM client does; the whole input is also parsed
  * as a non-streaming response body and as an error body. Checks the
- * accumulator's invariants after every step. */
+ * accumulator's invariants after every step, and that the allocation-free fast
+ * path (sh_oai_fast.c) never accepts a line the full parser reads differently. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sh_err.h"
 #include "sh_oai_chunk.h"
+#include "sh_oai_fast.h"
 
 static void check_acc(const struct sh_oai_acc *acc)
 {
@@ -26,6 +28,29 @@ static void check_acc(const struct sh_oai_acc *acc)
     }
 }
 
+/* When the fast path takes a line, the full parser must accept it as a chunk that
+ * carries exactly the same content and nothing else. */
+static void check_fast(const char *s, size_t len)
+{
+    struct sh_oai_delta a = {0}, b = {0};
+    char buf[16], *scratch = NULL;
+    int rc;
+
+    if (!sh_oai_fast_chunk(s, len, &a, buf, sizeof(buf), &scratch))
+        return;
+    if (a.content[a.content_len] != '\0')
+        abort();
+    rc = sh_oai_chunk_parse(s, len, &b);
+    if (rc == SH_ENOMEM)
+        goto out;
+    if (rc != 0 || b.done || b.error.present || b.n_tools || b.finish_reason || b.has_usage ||
+        a.content_len != b.content_len || memcmp(a.content, b.content, a.content_len) != 0)
+        abort();
+out:
+    sh_oai_delta_free(&b);
+    free(scratch);
+}
+
 static void stream(const char *s, size_t len)
 {
     struct sh_oai_acc acc;
@@ -40,6 +65,7 @@ static void stream(const char *s, size_t len)
         nl = memchr(s, '\n', (size_t)(end - s));
         if (!nl)
             nl = end;
+        check_fast(s, (size_t)(nl - s));
         rc = sh_oai_chunk_parse(s, (size_t)(nl - s), &d);
         if (rc == 0 && !d.error.present && sh_oai_acc_add(&acc, &d) == 0)
             check_acc(&acc);

@@ -6,10 +6,12 @@
  * dropped) and is written from LWS_CALLBACK_HTTP_WRITEABLE: headers first,
  * then the body in chunks, the last one LWS_WRITE_HTTP_FINAL. */
 #include "api.h"
+#include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "frames.h"
 #include "sh_err.h"
+#include "sh_jwt.h"
 #include "sh_log.h"
 #include "ws.h"
 
@@ -339,10 +341,25 @@ out:
     return rc;
 }
 
-/* The caller's X-User-Id into 'uid'; false when missing or invalid. */
-static bool caller(struct lws *wsi, char uid[SH_USER_ID_MAX + 1])
+/* The caller into 'uid'; false when unknown. With JWT_SECRET set only a
+ * valid "Authorization: Bearer" token names the caller (X-User-Id is
+ * ignored); without, the X-User-Id header does. */
+static bool caller(struct lws *wsi, const struct gw_app *app, char uid[SH_USER_ID_MAX + 1])
 {
-    int n = lws_hdr_custom_length(wsi, "x-user-id:", 10);
+    int n;
+
+    if (app->cfg->jwt_secret[0]) {
+        char *token = malloc(SH_JWT_MAX_LEN + 1);
+        const char *why = NULL;
+        bool ok = token && gw_auth_token(wsi, false, token, SH_JWT_MAX_LEN + 1) != GW_TOKEN_NONE &&
+                  gw_auth_verify(app->cfg, token, uid, &why) == SH_OK;
+
+        if (!ok)
+            sh_log(SH_LOG_INFO, "api unauthorized", "reason=\"%s\"", why ? why : "no token");
+        free(token);
+        return ok;
+    }
+    n = lws_hdr_custom_length(wsi, "x-user-id:", 10);
 
     if (n < 1 || n > SH_USER_ID_MAX ||
         lws_hdr_custom_copy(wsi, uid, SH_USER_ID_MAX + 1, "x-user-id:", 10) != n)
@@ -395,7 +412,7 @@ int gw_api_request(struct lws *wsi, struct gw_app *app, const char *path)
         rc = respond(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal_error");
         goto fail;
     }
-    if (!caller(wsi, job->user_id)) {
+    if (!caller(wsi, app, job->user_id)) {
         rc = respond(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized");
         goto fail;
     }

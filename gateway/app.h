@@ -13,6 +13,7 @@ struct gw_config;
 struct gw_bridge;
 struct gw_sessions;
 struct gw_api;
+struct gw_quota;
 
 struct gw_app {
     const struct gw_config *cfg;
@@ -20,6 +21,7 @@ struct gw_app {
     struct gw_bridge *bridge;         /* Kafka side */
     struct gw_sessions *sessions;     /* session -> local connections */
     struct gw_api *api;               /* history read API (/api/...) */
+    struct gw_quota *quota;           /* connection caps and message rate (quota.c) */
     char static_root[PATH_MAX];       /* resolved GATEWAY_STATIC_DIR, "" = not served */
     uint64_t next_conn_id;            /* connection ids, never reused */
     size_t nconns;                    /* WebSocket connections alive */

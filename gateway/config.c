@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_ITEMS 16
+#define N_ITEMS 24
 
 /* The id becomes part of a topic name, which also travels in reply_to. */
 #define ID_MAX (SH_TOPIC_MAX - (int)sizeof(SH_TOPIC_REPLIES_PFX) + 1)
@@ -58,6 +58,29 @@ static void table(struct gw_config *c, struct sh_cfg_item *t)
          "database connections for the read API, one thread each", &c->db_pool},
         {"api-page-max", "GATEWAY_API_PAGE_MAX", SH_CFG_INT, "50", 1, 1000, false,
          "largest page (?limit=) of GET /api/sessions; also the default", &c->api_page_max},
+        {"jwt-secret", "JWT_SECRET", SH_CFG_STR, "", 0, -1, true,
+         "HS256 secret (its bytes, as Supabase uses it): WebSockets and /api/ need a valid "
+         "token (empty: anonymous mode)", &c->jwt_secret},
+        {"jwt-audience", "JWT_AUDIENCE", SH_CFG_STR, "", 0, -1, false,
+         "required \"aud\" claim, e.g. authenticated for Supabase (empty: not checked)",
+         &c->jwt_audience},
+        {"jwt-leeway", "JWT_LEEWAY_S", SH_CFG_INT, "30", 0, 600, false,
+         "clock skew in seconds allowed for exp, nbf and iat", &c->jwt_leeway_s},
+        {"allowed-origins", "ALLOWED_ORIGINS", SH_CFG_STR, "", 0, -1, false,
+         "comma list of browser Origins allowed to open a WebSocket, * = any (empty: the "
+         "gateway's own host and localhost)", &c->allowed_origins},
+        {"rate-per-min", "GATEWAY_RATE_PER_MIN", SH_CFG_INT, "60", 0, 1000000, false,
+         "user messages per minute per user before rate_limited (0: no limit)",
+         &c->rate_per_min},
+        {"rate-burst", "GATEWAY_RATE_BURST", SH_CFG_INT, "20", 1, 1000000, false,
+         "messages a user may send at once before the per-minute rate applies",
+         &c->rate_burst},
+        {"max-conns-per-user", "GATEWAY_MAX_CONNS_PER_USER", SH_CFG_INT, "32", 0, 1000000, false,
+         "WebSocket connections per user id on this gateway, more get HTTP 429 (0: no limit)",
+         &c->max_conns_user},
+        {"max-conns-per-ip", "GATEWAY_MAX_CONNS_PER_IP", SH_CFG_INT, "4096", 0, 1000000, false,
+         "WebSocket connections per client IP on this gateway, more get HTTP 429 (0: no limit)",
+         &c->max_conns_ip},
     };
     memcpy(t, items, sizeof(items));
 }

@@ -20,6 +20,14 @@ struct gw_config {
     char *database_url;         /* history read API; "" = the API answers 503 */
     int64_t db_pool;            /* database connections (one thread each) */
     int64_t api_page_max;       /* largest ?limit= of GET /api/sessions */
+    char *jwt_secret;           /* HS256 key; "" = anonymous mode (no authentication) */
+    char *jwt_audience;         /* required "aud" of tokens; "" = not checked */
+    int64_t jwt_leeway_s;       /* clock skew allowed for exp/nbf/iat */
+    char *allowed_origins;      /* browser Origins allowed to open a WebSocket (see auth.h) */
+    int64_t rate_per_min;       /* user messages per minute per user; 0 = no limit */
+    int64_t rate_burst;         /* ... of which this many may come at once */
+    int64_t max_conns_user;     /* WebSocket connections per user id; 0 = no limit */
+    int64_t max_conns_ip;       /* WebSocket connections per client IP; 0 = no limit */
 };
 
 /* Fill 'c' from defaults, the environment and --name=value flags, and make

@@ -54,8 +54,10 @@ struct gw_conn {
     const char *close_reason;           /* static text for the close frame */
     const char *setup_err;              /* bad URL: error code to send, or NULL */
     const char *setup_msg;
+    bool counted;                       /* in the connection caps (quota.c) */
     char session_id[SH_UUID_LEN + 1];
     char user_id[SH_USER_ID_MAX + 1];
+    char peer[48];                      /* client IP, for the per-IP cap */
 };
 
 /* What gw_bridge_publish() carries as opaque: enough to find the connection

@@ -69,6 +69,10 @@ int gw_frame_parse(const char *buf, size_t len, struct gw_client_frame *f)
     if (buf[i] != '{') {
         /* Older clients send the message as bare text. */
         f->type = GW_CF_USER_MESSAGE;
+        /* Every service decodes envelopes without JSON_ALLOW_NUL: a NUL taken here would
+         * be acked, then dropped by the worker as an undecodable request. */
+        if (memchr(buf, '\0', len))
+            return fail(f, "invalid_message", "the message holds a NUL character");
         f->content = json_stringn(buf, len);
         return f->content ? SH_OK : SH_ENOMEM;
     }
@@ -262,4 +266,17 @@ char *gw_frame_reply(const struct sh_env *e, size_t *len)
 fail:
     json_decref(f);
     return NULL;
+}
+
+char *gw_frame_rate_limited(const char *client_id, int64_t retry_after_ms, size_t *len)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "type", "error", "code", "rate_limited",
+                          "message", "too many messages; retry later", "retry_after_ms",
+                          (json_int_t)retry_after_ms);
+
+    if (o && client_id && *client_id && json_object_set_new(o, "id", json_string(client_id))) {
+        json_decref(o);
+        return NULL;
+    }
+    return dump(o, len);
 }

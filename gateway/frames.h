@@ -66,6 +66,9 @@ char *gw_frame_session(const char *session_id, const char *user_id, bool resumed
  * and "turn_id" when 'turn_id' is non-empty (either may be NULL). */
 char *gw_frame_error(const char *code, const char *message, const char *client_id,
                      const char *turn_id, size_t *len);
+/* {"type":"error","code":"rate_limited","message","retry_after_ms"} plus
+ * "id" when 'client_id' is non-empty: the message was not taken. */
+char *gw_frame_rate_limited(const char *client_id, int64_t retry_after_ms, size_t *len);
 /* {"type":"ack","id","turn_id"}; 'client_id' may be "" */
 char *gw_frame_ack(const char *client_id, const char *turn_id, size_t *len);
 /* {"type":"pong","ts"} */

@@ -2,10 +2,12 @@
  * reassembly and validation of client messages, the bounded outbound queue
  * written one frame per writable callback, and the close paths. */
 #include "ws.h"
+#include "auth.h"
 #include "config.h"
 #include "conn.h"
 #include "http.h"
 #include "kafka_bridge.h"
+#include "quota.h"
 #include "sh_err.h"
 #include "sh_log.h"
 #include "sh_time.h"
@@ -206,6 +208,7 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
 {
     struct gw_pub *pub = NULL;
     char turn_id[SH_UUID_LEN + 1];
+    int64_t wait_ms;
     int rc;
 
     /* A resend of a message this connection already sent: ack it with the
@@ -222,6 +225,16 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
             gw_conn_send(c, frame, len);
         free(frame);
         t->acked = true;
+        return;
+    }
+    wait_ms = gw_quota_take(c->app->quota, c->user_id, sh_mono_ms());
+    if (wait_ms > 0) {
+        size_t len;
+        char *frame = gw_frame_rate_limited(f->id, wait_ms, &len);
+        gw_metrics_error(&c->app->metrics, "rate_limited");
+        if (frame)
+            gw_conn_send(c, frame, len);
+        free(frame);
         return;
     }
     sh_uuid_v7(turn_id);
@@ -410,10 +423,58 @@ static int open_session(struct gw_conn *c)
                              (json_int_t)(c->resumed ? c->last_seq : -1)), pub);
 }
 
+/* The close code that goes with a refusal of the connection's setup. */
+static uint16_t setup_close_code(const char *err)
+{
+    if (!strcmp(err, "session_not_found"))
+        return 4404;
+    if (!strcmp(err, "unauthorized"))
+        return 4401;
+    if (!strcmp(err, "forbidden"))
+        return 4403;
+    if (!strcmp(err, "too_many_connections"))
+        return 4429;
+    if (!strcmp(err, "unavailable"))
+        return LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+    return LWS_CLOSE_STATUS_POLICY_VIOLATION;
+}
+
+/* Send setup_err and close with its code. */
+static void refuse_setup(struct gw_conn *c)
+{
+    sh_log(SH_LOG_INFO, "ws refused", "conn=%llu code=%s reason=\"%s\"",
+           (unsigned long long)c->id, c->setup_err, c->setup_msg);
+    gw_conn_send_error(c, c->setup_err, c->setup_msg, NULL, NULL);
+    gw_conn_close(c, setup_close_code(c->setup_err), c->setup_err);
+}
+
+/* With JWT_SECRET the user is the token's subject (admission checked the
+ * token before the upgrade; it is checked again here, where the client can
+ * be told why). A user id in the path must be that subject. */
+static void identify(struct lws *wsi, struct gw_conn *c)
+{
+    char uid[SH_USER_ID_MAX + 1];
+    const char *why = NULL;
+    bool mismatch = false;
+
+    if (!c->app->cfg->jwt_secret[0])
+        return;
+    if (gw_auth_identify(wsi, c->app, uid, &mismatch, &why)) {
+        c->setup_err = "unauthorized";
+        c->setup_msg = "a valid access token is required";
+    } else if (mismatch) {
+        c->setup_err = "forbidden";
+        c->setup_msg = "the user id in the URL is not the token's user";
+    } else {
+        memcpy(c->user_id, uid, sizeof(c->user_id));
+    }
+}
+
 /* Parse the URL, send the session frame and publish session_open. A bad
  * URL gets an error frame and a close instead. */
 static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *c)
 {
+    const char *which = NULL;
     char path[512];
     int rc;
 
@@ -433,12 +494,10 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
         c->setup_msg = "the user id must be 1-128 characters of A-Z a-z 0-9 _ . @ -";
     }
     read_query(wsi, c);
+    if (!c->setup_err)
+        identify(wsi, c);
     if (c->setup_err) {
-        sh_log(SH_LOG_INFO, "ws refused", "conn=%llu reason=\"%s\"",
-               (unsigned long long)c->id, c->setup_msg);
-        gw_conn_send_error(c, c->setup_err, c->setup_msg, NULL, NULL);
-        gw_conn_close(c, !strcmp(c->setup_err, "session_not_found") ? 4404
-                         : LWS_CLOSE_STATUS_POLICY_VIOLATION, c->setup_err);
+        refuse_setup(c);
         return;
     }
     if (!c->user_id[0]) {
@@ -446,6 +505,16 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
         sh_uuid_v7(uuid);
         snprintf(c->user_id, sizeof(c->user_id), "anon-%s", uuid);
     }
+    /* Checked before the upgrade already (429); counted from here on. */
+    gw_auth_peer(wsi, c->peer, sizeof(c->peer));
+    rc = gw_quota_conn_add(app->quota, c->user_id, c->peer, &which);
+    if (rc) {
+        c->setup_err = rc == SH_EFULL ? "too_many_connections" : "unavailable";
+        c->setup_msg = rc == SH_EFULL ? "too many connections" : "out of memory; reconnect";
+        refuse_setup(c);
+        return;
+    }
+    c->counted = true;
     if (!c->resumed)
         sh_uuid_v7(c->session_id);
     c->max_seq = c->resumed ? c->last_seq : -1;
@@ -520,6 +589,9 @@ static void on_closed(struct gw_conn *c)
     sh_log(SH_LOG_INFO, "ws closed", "conn=%llu session=%s user=%s secs=%lld",
            (unsigned long long)c->id, c->session_id, c->user_id,
            (long long)((sh_mono_ms() - c->opened_ms) / 1000));
+    if (c->counted)
+        gw_quota_conn_remove(app->quota, c->user_id, c->peer);
+    c->counted = false;
     rx_reset(c);
     gw_outq_free(&c->outq);
     free(c->turns);
@@ -543,6 +615,16 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return app->shutting_down ? -1 : 0;
     case LWS_CALLBACK_HTTP:
         return gw_http_request(wsi, app, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* Only WebSocket upgrades: an h2c upgrade would carry RFC 8441 WebSockets past
+         * the Origin check and the pre-upgrade refusals. */
+        if (!in || strcmp((const char *)in, "websocket") != 0)
+            return -1;
+        /* Other paths are refused below, without an answer, as before. */
+        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+            gw_ws_path_parse(path, NULL, 0) == SH_ENOTFOUND || app->shutting_down)
+            return 0;
+        return gw_auth_admit(wsi, app);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Only the session URLs upgrade; a bad user id is answered in
          * ESTABLISHED, where the client can be told why. */
@@ -569,6 +651,15 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int gw_ws_bearer_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                          void *in, size_t len)
+{
+    /* lws tells every protocol of a wake-up; the first one drains. */
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+        return 0;
+    return gw_ws_callback(wsi, reason, user, in, len);
 }
 
 static void close_one(void *ctx, struct gw_sess_link *l)

@@ -11,6 +11,11 @@
  * subprotocol land here). The context's user pointer is the struct gw_app. */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
+/* The same protocol under the name "bearer" (GW_AUTH_SUBPROTOCOL): lws
+ * selects it, and echoes it, for clients that send their token as
+ * Sec-WebSocket-Protocol: bearer, <token>. Use as protocols[1]. */
+int gw_ws_bearer_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                          void *in, size_t len);
 /* per_session_data_size for the protocol. */
 size_t gw_ws_pss_size(void);
 /* Start the shutdown: refuse new connections and close every WebSocket

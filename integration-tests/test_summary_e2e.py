@@ -15,7 +15,10 @@ from wsclient import WsClient, run
 
 GRACE_MS = 2000
 # A private stack: a short grace period, and a fast mock so that the load test stays short.
+# The load test sends 100 messages as one user in seconds: far over the per-user message rate,
+# which test_limits.py covers; here it is off.
 STACK_ENV = {"worker": {"SESSION_END_GRACE_MS": str(GRACE_MS)},
+             "gateway": {"GATEWAY_RATE_PER_MIN": "0"},
              "mock": {"MOCK_LLM_TOKENS_PER_SEC": "400", "MOCK_LLM_TTFT_MS": "20"}}
 
 

@@ -20,6 +20,8 @@ struct llm_turn {
     bool llm_active;
     bool abandoned;             /* on_done must only free */
     bool budget_hit;
+    bool too_long;              /* LLM_MAX_TURN_MS passed: cancelled, ends with an error */
+    int64_t start_ms;           /* monotonic, for LLM_MAX_TURN_MS */
     int rounds;
     int64_t frames;
     char *text;                 /* the whole answer so far */
@@ -75,12 +77,23 @@ static const char *error_code(const struct sh_oai_result *r)
     }
 }
 
+/* True once the turn has run longer than LLM_MAX_TURN_MS. */
+static bool over_time(const struct llm_turn *t)
+{
+    return t->w->cfg->max_turn_ms > 0 && sh_mono_ms() - t->start_ms > t->w->cfg->max_turn_ms;
+}
+
 static void on_delta(void *user, const struct sh_oai_delta *d)
 {
     struct llm_turn *t = user;
 
-    if (t->abandoned || d->content_len == 0)
+    if (t->abandoned || d->content_len == 0 || t->too_long)
         return;
+    if (over_time(t)) {
+        t->too_long = true;
+        sh_oai_client_cancel(t->w->llm, t->req_id);
+        return;
+    }
     if (t->frames + 4 >= t->w->cfg->turn_frames_max) {
         /* Out of seq budget: end as if max_tokens was hit. */
         if (!t->budget_hit) {
@@ -173,6 +186,10 @@ static void on_done(void *user, const struct sh_oai_result *r)
         t->usage.completion_tokens += r->usage.completion_tokens;
         t->usage.total_tokens += r->usage.total_tokens;
     }
+    if (r->cls == SH_OAI_CANCELLED && t->too_long) {
+        fail(t, "turn_too_long", "The answer took longer than this service allows; it was cut.");
+        return;
+    }
     if (r->cls == SH_OAI_CANCELLED) {
         turn_finish(t, t->budget_hit ? "length" : "cancelled");
         return;
@@ -196,6 +213,10 @@ static void on_done(void *user, const struct sh_oai_result *r)
         }
         run_tools(t, r);
         t->rounds++;
+        if (over_time(t)) {
+            fail(t, "turn_too_long", "The answer took longer than this service allows.");
+            return;
+        }
         if (request_llm(t))
             fail(t, "llm_error", "Could not continue after the tool call.");
         return;
@@ -243,6 +264,7 @@ int llm_turn_start(struct llm_worker *w, struct llm_session *s, struct llm_pendi
     t->w = w;
     t->s = s;
     t->p = p;
+    t->start_ms = sh_mono_ms();
     s->turn = t;
     w->running++;
     w->n_turns++;

@@ -4,6 +4,7 @@
 
 import { AnimatePresence, LazyMotion, domAnimation, m } from "framer-motion";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { accessToken, tokenSubject } from "@/lib/auth";
 import { awaitingFirstFrame, isGenerating, lastUserMessage, userMessageForTurn, type ChatMessage } from "@/lib/chatState";
 import { eventsToMessages, HistoryUnavailableError } from "@/lib/historyApi";
 import { getOrCreateUserId, loadLocalTranscript } from "@/lib/storage";
@@ -42,7 +43,8 @@ function Backdrop() {
 
 export default function ChatApp() {
   const [userId, setUserId] = useState<string | null>(null);
-  useEffect(() => setUserId(getOrCreateUserId()), []);
+  // With an access token the gateway's user is the token's subject; else a browser-made id.
+  useEffect(() => setUserId(tokenSubject(accessToken()) ?? getOrCreateUserId()), []);
 
   const chat = useChatSession(userId);
   const { state } = chat;

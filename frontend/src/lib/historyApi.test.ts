@@ -35,6 +35,14 @@ describe("HistoryClient", () => {
     expect((f.calls[0].init?.headers as Record<string, string>)["X-User-Id"]).toBe("user-1");
   });
 
+  it("sends the access token instead of X-User-Id when it has one", async () => {
+    const f = fakeFetch(200, { sessions: [], next_cursor: null });
+    await new HistoryClient({ userId: "u", accessToken: "t.o.k", fetchImpl: f.impl }).listSessions(null);
+    const h = f.calls[0].init?.headers as Record<string, string>;
+    expect(h.Authorization).toBe("Bearer t.o.k");
+    expect(h["X-User-Id"]).toBeUndefined();
+  });
+
   it("reports 404 and 503 as unavailable, other failures as HTTP errors", async () => {
     await expect(new HistoryClient({ userId: "u", fetchImpl: fakeFetch(404, {}).impl }).listSessions(null)).rejects.toBeInstanceOf(
       HistoryUnavailableError,

@@ -51,6 +51,8 @@ export interface HistoryClientOptions {
   /** Origin of the API, "" for the page's own origin. */
   baseUrl?: string;
   userId: string;
+  /** When set, sent as "Authorization: Bearer"; the gateway then ignores X-User-Id. */
+  accessToken?: string | null;
   fetchImpl?: typeof fetch;
 }
 
@@ -71,11 +73,13 @@ export function apiBaseUrl(apiOverride?: string, wsOverride?: string): string {
 export class HistoryClient {
   private readonly base: string;
   private readonly userId: string;
+  private readonly accessToken: string | null;
   private readonly fetchImpl: typeof fetch;
 
   constructor(opts: HistoryClientOptions) {
     this.base = (opts.baseUrl ?? "").replace(/\/+$/, "");
     this.userId = opts.userId;
+    this.accessToken = opts.accessToken ?? null;
     this.fetchImpl = opts.fetchImpl ?? ((...a) => fetch(...a));
   }
 
@@ -102,7 +106,9 @@ export class HistoryClient {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.base}${path}`, {
-        headers: { "X-User-Id": this.userId, Accept: "application/json" },
+        headers: this.accessToken
+          ? { Authorization: `Bearer ${this.accessToken}`, Accept: "application/json" }
+          : { "X-User-Id": this.userId, Accept: "application/json" },
         signal,
       });
     } catch (e) {

@@ -50,6 +50,12 @@ describe("buildWsUrl", () => {
       "ws://gw:9000/ws/session/a.b%40c",
     );
   });
+  it("adds the access token when there is one", () => {
+    expect(buildWsUrl({ location: loc, userId: "u", sessionId: "abc", lastSeq: 2, accessToken: "a.b.c" })).toBe(
+      "ws://localhost:8000/ws/session/u?session_id=abc&last_seq=2&access_token=a.b.c",
+    );
+    expect(buildWsUrl({ location: loc, userId: "u", accessToken: null })).toBe("ws://localhost:8000/ws/session/u");
+  });
 });
 
 describe("userMessageFrame", () => {

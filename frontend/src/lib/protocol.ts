@@ -206,6 +206,8 @@ export interface WsUrlInput {
   userId: string;
   sessionId?: string | null;
   lastSeq?: number | null;
+  /** Sent as ?access_token= when the gateway requires a token. */
+  accessToken?: string | null;
 }
 
 /** The WebSocket URL: ws(s)://<host>/ws/session/<user_id>[?session_id=…&last_seq=…]. */
@@ -225,5 +227,6 @@ export function buildWsUrl(input: WsUrlInput): string {
       url.searchParams.set("last_seq", String(input.lastSeq));
     }
   }
+  if (input.accessToken) url.searchParams.set("access_token", input.accessToken);
   return url.toString();
 }

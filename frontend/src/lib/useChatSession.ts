@@ -3,6 +3,7 @@
 // the tab's state persisted so that a reload resumes the session where it was.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { accessToken } from "./auth";
 import { chatReducer, initialChatState, outbox, type ChatAction, type ChatMessage, type ChatState } from "./chatState";
 import { ChatConnection, type ConnInfo } from "./connection";
 import { buildWsUrl, MAX_FRAME_BYTES, STOP_FRAME, userMessageFrame, utf8Bytes } from "./protocol";
@@ -103,6 +104,7 @@ export function useChatSession(userId: string | null): ChatSession {
           userId,
           sessionId: storeRef.current.sessionId,
           lastSeq: storeRef.current.lastSeq,
+          accessToken: accessToken(),
         }),
       onFrame: (frame) => {
         dispatch({ type: "frame", frame });

@@ -10,6 +10,7 @@ import {
   toMillis,
   type SessionSummary,
 } from "./historyApi";
+import { accessToken } from "./auth";
 import { listLocalSessions } from "./storage";
 
 export type SessionsStatus = "loading" | "ready" | "unavailable" | "error";
@@ -54,6 +55,7 @@ export function useSessions(userId: string | null, refreshKey: number): Sessions
       userId
         ? new HistoryClient({
             userId,
+            accessToken: accessToken(),
             baseUrl: apiBaseUrl(process.env.NEXT_PUBLIC_API_URL, process.env.NEXT_PUBLIC_WEBSOCKET_URL),
           })
         : null,

@@ -1,0 +1,61 @@
+/* Who may connect: the browser Origin policy, bearer tokens (HS256 JWTs)
+ * from their three carriers, the identity a token gives, and the admission
+ * of a WebSocket upgrade (origin, token, connection caps) with an HTTP
+ * refusal before the upgrade. Runs in the lws thread. */
+#ifndef GW_AUTH_H
+#define GW_AUTH_H
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "sh_envelope.h"
+
+#define GW_AUTH_SUBPROTOCOL "bearer"   /* Sec-WebSocket-Protocol: bearer, <jwt> */
+
+struct gw_config;
+
+/* May a browser page from 'origin' (the Origin header; NULL or "" for
+ * clients that send none, which are allowed) open a WebSocket on a gateway
+ * reached as 'host' (the Host header)? 'allowed' is ALLOWED_ORIGINS: "*"
+ * allows any; a comma list allows exactly those origins (scheme://host[:port],
+ * case-insensitive); empty allows the gateway's own host and localhost,
+ * 127.0.0.1 or [::1] on any port. */
+bool gw_origin_allowed(const char *origin, const char *host, const char *allowed);
+
+/* The token of a Sec-WebSocket-Protocol value "bearer, <token>" (the
+ * entry after "bearer"), copied into 'out'. Returns its length, 0 when the
+ * list carries none, or SH_ETOOBIG when it does not fit 'cap'. */
+int gw_auth_subprotocol_token(const char *list, char *out, size_t cap);
+
+/* Check 'token' against JWT_SECRET / JWT_AUDIENCE / JWT_LEEWAY_S and the
+ * user-id rules; 'uid' receives the "sub" claim. Returns 0, or a negative
+ * SH_E* code with a static reason in '*why'. */
+int gw_auth_verify(const struct gw_config *cfg, const char *token, char uid[SH_USER_ID_MAX + 1],
+                   const char **why);
+
+/* Where a request's bearer token came from. */
+enum gw_token_src { GW_TOKEN_NONE, GW_TOKEN_QUERY, GW_TOKEN_HEADER, GW_TOKEN_SUBPROTOCOL };
+/* Copy the request's token into 'out': the Authorization "Bearer" header,
+ * then (when 'websocket') the query's access_token, then the
+ * Sec-WebSocket-Protocol entry. GW_TOKEN_NONE when there is none (or it
+ * does not fit). */
+enum gw_token_src gw_auth_token(struct lws *wsi, bool websocket, char *out, size_t cap);
+
+/* The identity of a WebSocket upgrade. With JWT_SECRET set: the token's
+ * "sub" (401 without a valid token); a user id in the path that differs
+ * sets '*mismatch'. Without: the path's user id, or "" (anonymous).
+ * Returns 0 with 'uid' filled, or SH_EINVAL with '*why' set. */
+int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER_ID_MAX + 1],
+                     bool *mismatch, const char **why);
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE for a session URL: the Origin, the
+ * token and the connection caps. Returns 0 to let the upgrade go on, or
+ * -1 after answering 403 origin_not_allowed, 401 unauthorized or 429
+ * too_many_connections (JSON body; the connection is closed). */
+int gw_auth_admit(struct lws *wsi, struct gw_app *app);
+
+/* The client's IP address into 'out' ("" when unknown). */
+void gw_auth_peer(struct lws *wsi, char *out, size_t cap);
+
+#endif
