@@ -4,8 +4,10 @@
 #include "api.h"
 #include "app.h"
 #include "config.h"
+#include "heartbeat.h"
 #include "http.h"
 #include "kafka_bridge.h"
+#include "quota.h"
 #include "sessions.h"
 #include "sh_err.h"
 #include "sh_log.h"
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 {
     struct lws_protocols protocols[] = {
         {"chat", gw_api_callback, 0, 0, 0, NULL, 0},   /* API events, then gw_ws_callback */
+        {"bearer", gw_ws_bearer_callback, 0, 0, 0, NULL, 0},   /* token as a subprotocol */
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
     struct lws_context_creation_info info;
@@ -70,6 +73,7 @@ int main(int argc, char **argv)
     struct lws_context *ctx = NULL;
     struct gw_config cfg;
     struct gw_app app;
+    struct gw_heartbeat *hb = NULL;
     char err[512];
     int64_t deadline;
     int rc, status = 1;
@@ -90,6 +94,13 @@ int main(int argc, char **argv)
     if (!app.sessions)
         goto out;
     gw_http_static_init(&app, cfg.static_dir);
+    app.quota = gw_quota_create(cfg.max_conns_user, cfg.max_conns_ip, cfg.rate_per_min,
+                                  cfg.rate_burst);
+    if (!app.quota)
+        goto out;
+    if (!cfg.jwt_secret[0])
+        sh_log(SH_LOG_WARN, "anonymous mode: JWT_SECRET is not set", "detail=\"clients name "
+               "their own user id; anyone who knows a session id and user id can resume it\"");
     app.api = gw_api_create(&app);
     if (!app.api)
         goto out;
@@ -98,9 +109,15 @@ int main(int argc, char **argv)
         sh_log(SH_LOG_ERROR, "kafka setup failed", "error=\"%s\"", err);
         goto out;
     }
+    /* Before any request: its epoch must precede them all. */
+    hb = gw_heartbeat_create(cfg.brokers, gw_bridge_reply_topic(app.bridge), err, sizeof(err));
+    if (!hb) {
+        sh_log(SH_LOG_ERROR, "kafka setup failed", "error=\"%s\"", err);
+        goto out;
+    }
 
-    protocols[0].per_session_data_size = gw_ws_pss_size();
-    protocols[0].rx_buffer_size = (size_t)cfg.rx_buffer;
+    protocols[0].per_session_data_size = protocols[1].per_session_data_size = gw_ws_pss_size();
+    protocols[0].rx_buffer_size = protocols[1].rx_buffer_size = (size_t)cfg.rx_buffer;
     memset(&info, 0, sizeof(info));
     info.port = (int)cfg.port;
     info.iface = cfg.host;
@@ -121,7 +138,7 @@ int main(int argc, char **argv)
     app.ctx = ctx;
     signal_ctx = ctx;
     if (sh_signal_install(wake_from_signal) || gw_bridge_start(app.bridge, wake_from_kafka, ctx) ||
-        gw_api_start(app.api, ctx)) {
+        gw_api_start(app.api, ctx) || gw_heartbeat_start(hb)) {
         sh_log(SH_LOG_ERROR, "cannot start", NULL);
         goto out;
     }
@@ -153,8 +170,10 @@ out:
     if (ctx)
         lws_context_destroy(ctx);       /* stragglers publish session_close */
     gw_bridge_destroy(app.bridge);      /* flushes those */
+    gw_heartbeat_destroy(hb);           /* last: the gateway was alive until here */
     gw_api_destroy(app.api);            /* after the context: its closes touch the table */
     gw_sessions_destroy(app.sessions);
+    gw_quota_destroy(app.quota);      /* after the context: closes uncount themselves */
     gw_metrics_free(&app.metrics);      /* after the context: closes update the gauge */
     gw_config_free(&cfg);
     if (ctx)

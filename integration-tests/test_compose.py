@@ -12,7 +12,7 @@ deployment uses is looked up where the code defines it:
 - ports: only the gateway is published, on its GATEWAY_PORT default, which its image also
   EXPOSEs; URLs such as http://mock-llm:8090 use the port that service listens on by default;
 - the topics kafka-init creates are the ones libshared names, with the partition count the
-  broker and llm-worker use;
+  broker and llm-worker use, and chat.context and chat.gateways compacted;
 - every `${VAR}` of the compose file is documented in .env.example and vice versa, and a
   default written there is the one compose or the service really uses;
 - depends_on targets with `service_healthy` have a health check; one-shot jobs do not restart.
@@ -338,8 +338,9 @@ def test_topics_and_partitions(compose):
         else str(init.get("command"))
     for topic in libshared_topics():
         assert re.search(rf"\b{re.escape(topic)}\b", script), f"kafka-init does not create {topic}"
-    ctx = re.search(r"chat\.context([^&;\n]*)", script)
-    assert ctx and "cleanup.policy=compact" in ctx.group(1), "chat.context must be compacted"
+    for compacted in ("chat.context", "chat.gateways"):
+        m = re.search(rf"{re.escape(compacted)}([^&;]*)", script)
+        assert m and "cleanup.policy=compact" in m.group(1), f"{compacted} must be compacted"
     parts = re.findall(r"--partitions\s+(\d+)", script)
     broker = env_of(compose["services"]["kafka"]).get("KAFKA_NUM_PARTITIONS")
     worker = env_of(compose["services"]["llm-worker"]).get("TOPIC_PARTITIONS") or \

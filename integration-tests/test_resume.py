@@ -31,15 +31,6 @@ def reference(stack):
     return ref
 
 
-async def read_part(c: WsClient, prompt: str, n_tokens: int):
-    """Send 'prompt' and return the Turn after its first n_tokens tokens."""
-    async def enough(f, turn):
-        return f["type"] == "token" and len(turn.tokens) >= n_tokens
-    t = await c.turn(prompt, on_frame=enough, timeout=30)
-    assert t.done is None, "answer finished before the reconnect: make it longer"
-    return t
-
-
 async def resume_and_finish(url: str, sid: str, last_seq: int, timeout: float = 60):
     c2 = await WsClient.open(url, session_id=sid, last_seq=last_seq)
     try:
@@ -54,7 +45,7 @@ async def resume_and_finish(url: str, sid: str, last_seq: int, timeout: float = 
 def test_reconnect_mid_answer_gets_the_rest(stack, reference, how):
     async def body():
         c1 = await WsClient.open(stack.ws_url("/ws/session/resume_user"))
-        part = await read_part(c1, LONG_PROMPT, 20)
+        part = await c1.turn_part(LONG_PROMPT, 20)
         sid, last = c1.session_id, c1.last_seq
         await (c1.close() if how == "close" else c1.abort())
         _, rest = await resume_and_finish(stack.ws_url("/ws/session/resume_user"), sid, last)
@@ -69,7 +60,7 @@ def test_reconnect_mid_answer_gets_the_rest(stack, reference, how):
 def test_reconnect_after_answer_finished_replays_the_rest(stack, reference):
     async def body():
         c1 = await WsClient.open(stack.ws_url("/ws/session/resume_user"))
-        part = await read_part(c1, SHORT_PROMPT, 5)
+        part = await c1.turn_part(SHORT_PROMPT, 5)
         sid, last = c1.session_id, c1.last_seq
         await c1.close()
         await asyncio.sleep(3)                         # the answer completes meanwhile
@@ -85,7 +76,7 @@ def test_reconnect_on_another_gateway_mid_answer(stack, reference):
             stack.start_gateway()
         gw2 = stack.gateways[1]
         c1 = await WsClient.open(stack.ws_url("/ws/session/resume_user"))
-        part = await read_part(c1, LONG_PROMPT, 15)
+        part = await c1.turn_part(LONG_PROMPT, 15)
         sid, last = c1.session_id, c1.last_seq
         await c1.abort()
         _, rest = await resume_and_finish(stack.ws_url("/ws/session/resume_user", gw2), sid, last)
@@ -100,7 +91,7 @@ def test_reconnect_having_seen_nothing_of_the_turn(stack, reference):
         c1 = await WsClient.open(stack.ws_url("/ws/session/resume_user"))
         await c1.turn("first, a turn the client saw completely")
         sid, before = c1.session_id, c1.last_seq
-        await read_part(c1, SHORT_PROMPT, 1)
+        await c1.turn_part(SHORT_PROMPT, 1)
         await c1.abort()
         _, rest = await resume_and_finish(stack.ws_url("/ws/session/resume_user"), sid, before)
         assert rest.seqs[0] == before + 1
@@ -117,7 +108,7 @@ def test_resume_without_last_seq_attaches_live(stack):
     """No last_seq: no replay guarantee, but the live rest of the turn and done arrive."""
     async def body():
         c1 = await WsClient.open(stack.ws_url("/ws/session/resume_user"))
-        await read_part(c1, LONG_PROMPT, 5)
+        await c1.turn_part(LONG_PROMPT, 5)
         sid = c1.session_id
         await c1.abort()
         c2 = await WsClient.open(stack.ws_url("/ws/session/resume_user"), session_id=sid)
@@ -132,7 +123,7 @@ def test_resume_without_last_seq_attaches_live(stack):
 def test_worker_killed_mid_answer_resets_and_completes(stack, reference):
     async def body():
         async with await WsClient.open(stack.ws_url("/ws/session/crash_user")) as c:
-            part = await read_part(c, LONG_PROMPT, 10)
+            part = await c.turn_part(LONG_PROMPT, 10)
             stack.restart(stack.worker, signal.SIGKILL)
             rest = await c.collect_turn(timeout=100, turn_id=part.turn_id)
             frames = part.frames + rest.frames

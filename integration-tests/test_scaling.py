@@ -134,15 +134,6 @@ def session_rows(n_turns: int, n_errors: int = 0) -> Counter:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-async def first_tokens(c: WsClient, prompt: str, n_tokens: int):
-    """Send 'prompt' and return its Turn after the first n_tokens tokens (the turn goes on)."""
-    async def enough(f, turn):
-        return f["type"] == "token" and len(turn.tokens) >= n_tokens
-    t = await c.turn(prompt, on_frame=enough, timeout=60)
-    assert t.done is None, "the answer finished before the test could act: make it longer"
-    return t
-
-
 def failures(results) -> list:
     return [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
 
@@ -228,7 +219,7 @@ def test_clients_move_to_the_other_gateway_mid_answer(stack, pg):
     async def mover(i):
         src, dst = stack.gateways[i % N_GATEWAYS], stack.gateways[(i + 1) % N_GATEWAYS]
         c1 = await WsClient.open(stack.ws_url(f"/ws/session/scale_mv{i}", src))
-        part = await first_tokens(c1, prompt(i), 10 + i)
+        part = await c1.turn_part(prompt(i), 10 + i)
         sid, last = c1.session_id, c1.last_seq
         await c1.close()
         async with await WsClient.open(stack.ws_url(f"/ws/session/scale_mv{i}", dst),
@@ -290,7 +281,7 @@ def test_worker_sigkill_while_streaming_every_turn_ends_rows_exact(stack, pg):
                    for i in range(n)]
         try:
             sent = time.monotonic()
-            parts = await asyncio.gather(*(first_tokens(c, first(i), 5)
+            parts = await asyncio.gather(*(c.turn_part(first(i), 5)
                                            for i, c in enumerate(clients)))
             # Every turn is streaming now: kill the worker that runs the most of them.
             running = [int(metric(w, "chat_llm_running_turns")) for w in stack.workers]

@@ -253,6 +253,15 @@ class WsClient:
             assert t.ack.get("id") == msg_id, f"ack echoes another id: {t.ack} (sent {msg_id})"
         return t
 
+    async def turn_part(self, content: str, n_tokens: int, timeout: float = 60) -> Turn:
+        """Send one user message and return its Turn after the first n_tokens tokens, with the
+        answer still streaming (fails when it finished first: the answer must be longer)."""
+        async def enough(f, turn):
+            return f["type"] == "token" and len(turn.tokens) >= n_tokens
+        t = await self.turn(content, on_frame=enough, timeout=timeout)
+        assert t.done is None, "the answer finished before the test could act: make it longer"
+        return t
+
     async def expect_frame(self, ftype: str, timeout: float = 10.0) -> dict:
         """Skip frames until one of type 'ftype' arrives (the skipped ones are still checked)."""
         deadline = time.monotonic() + timeout

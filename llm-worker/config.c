@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_ITEMS 21
+#define N_ITEMS 24
 
 static void table(struct llm_config *c, struct sh_cfg_item *t)
 {
@@ -30,6 +30,9 @@ static void table(struct llm_config *c, struct sh_cfg_item *t)
          "turns streamed at once by this process; more wait in line", &c->max_turns},
         {"max-tool-rounds", "LLM_MAX_TOOL_ROUNDS", SH_CFG_INT, "4", 0, 32, false,
          "tool-call rounds per turn before it ends with tool_rounds_exceeded", &c->max_tool_rounds},
+        {"max-turn-ms", "LLM_MAX_TURN_MS", SH_CFG_INT, "300000", 0, 86400000, false,
+         "a turn streaming (or calling tools) longer ends with turn_too_long (0: no limit)",
+         &c->max_turn_ms},
         {"max-tokens", "LLM_MAX_TOKENS", SH_CFG_INT, "1024", 1, 65536, false,
          "max_tokens asked of the model per request", &c->max_tokens},
         {"history-max", "LLM_HISTORY_MAX_MESSAGES", SH_CFG_INT, "40", 2, 1000, false,
@@ -52,6 +55,12 @@ static void table(struct llm_config *c, struct sh_cfg_item *t)
         {"session-end-grace-ms", "SESSION_END_GRACE_MS", SH_CFG_INT, "5000", 0, 86400000, false,
          "a session ends when no WebSocket has held it for this long (a reload resumes it)",
          &c->end_grace_ms},
+        {"gateway-dead-ms", "GATEWAY_DEAD_MS", SH_CFG_INT, "10000", 0, 86400000, false,
+         "drop a session's route to a gateway silent on chat.gateways this long (0 = never)",
+         &c->gateway_dead_ms},
+        {"drain-ms", "LLM_DRAIN_MS", SH_CFG_INT, "15000", 0, 600000, false,
+         "on SIGTERM, time running turns get to finish; the rest go back to Kafka",
+         &c->drain_ms},
         {"partitions", "TOPIC_PARTITIONS", SH_CFG_INT, "12", 1, 10000, false,
          "partitions of chat.requests/events/context when the worker has to create them",
          &c->partitions},

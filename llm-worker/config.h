@@ -13,6 +13,7 @@ struct llm_config {
     char *system_prompt;
     int64_t max_turns;          /* concurrent turns in this process */
     int64_t max_tool_rounds;
+    int64_t max_turn_ms;        /* wall time of one turn; 0 = no limit */
     int64_t max_tokens;
     int64_t history_max;        /* messages kept per session */
     int64_t turn_frames_max;    /* frames one turn may emit (seq budget) */
@@ -23,6 +24,8 @@ struct llm_config {
     int64_t session_idle_s;     /* evict idle sessions from memory after this */
     int64_t commit_interval_ms;
     int64_t end_grace_ms;
+    int64_t gateway_dead_ms;    /* route to a silent gateway dropped after this; 0 never */
+    int64_t drain_ms;           /* SIGTERM: running turns finish within this */
     int64_t partitions;         /* for topics this worker creates when missing */
     char *admin_host;           /* ADMIN_HOST */
     int64_t admin_port;         /* ADMIN_PORT: 0 ephemeral, -1 off */

@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "sh_envelope.h"
 #include "sh_err.h"
+#include "sh_consumer.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
 #include "sh_map.h"
@@ -15,6 +16,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#define RESTORE_FLUSH_MS 5000
+
+/* A first assignment was served: closing before it aborts (sh_consumer_close_rk). */
+static bool assigned_once;
 
 struct drop_ctx {
     struct llm_worker *w;
@@ -65,7 +71,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        int n = llm_restore_partitions(w, parts);
+        int n;
+        /* Snapshots this process wrote before (say, before a broker outage revoked these
+         * partitions) must be in Kafka before it reads them back. */
+        if (sh_producer_flush(w->producer, RESTORE_FLUSH_MS) > 0)
+            sh_log(SH_LOG_WARN, "snapshots still unsent before a restore", NULL);
+        n = llm_restore_partitions(w, parts);
         for (int i = 0; i < parts->cnt; i++) {
             struct llm_part *p = llm_worker_part(w, parts->elems[i].partition);
             if (!p)
@@ -79,6 +90,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        assigned_once = true;
         return;
     }
     /* Revoke: commit what is finished, then hand the rest back. */
@@ -197,11 +209,14 @@ static void on_open(struct llm_worker *w, struct sh_env *e, int32_t partition,
     if (!s && !(s = session_new(w, e, partition, req)))
         return;
     llm_session_route_add(s, e->reply_to);
+    llm_session_route_touch(s, e->reply_to, e->ts_ms);
     llm_emit_context(w, s, req);
     llm_emit_direct(w, e->reply_to, s->id, s->user_id, NULL, "attached",
                     attached(true, NULL, s->next_seq));
-    if (last_seq >= 0)
-        llm_emit_replay(w, s, e->reply_to, last_seq);
+    /* Without a last_seq (-1) the client has shown nothing of this turn: replay all of it.
+     * A client that resumes before its first frame arrived would otherwise wait for a `done`
+     * that was sent while it was away. */
+    llm_emit_replay(w, s, e->reply_to, last_seq);
 }
 
 static bool same_msg(const struct sh_env *e, const char *turn_id, const char *client_id)
@@ -224,8 +239,9 @@ static bool in_flight(const struct llm_session *s, const char *turn_id, const ch
     return false;
 }
 
+/* 'replayed': the state already holds this request's effect on the routes (see dispatch). */
 static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t partition,
-                            struct llm_req *req)
+                            struct llm_req *req, bool replayed)
 {
     struct llm_session *s = sh_map_get(w->sessions, e->session_id);
     const char *client_id = json_string_value(json_object_get(e->payload, "client_id"));
@@ -243,8 +259,12 @@ static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t part
     /* Normally session_open came first; its snapshot may have been lost. */
     if (!s && !(s = session_new(w, e, partition, req)))
         return;
-    if (e->reply_to[0])
+    /* Not for a replay: its route may have been closed since (and that close is not
+     * applied again), so re-adding it would keep the session open for good. */
+    if (e->reply_to[0] && !replayed) {
         llm_session_route_add(s, e->reply_to);
+        llm_session_route_touch(s, e->reply_to, e->ts_ms);
+    }
     if (llm_session_seen(s, e->turn_id, client_id) || in_flight(s, e->turn_id, client_id)) {
         /* A Kafka replay of this very turn is dropped silently; a client's
          * resend (a new turn id, same client id) is answered once, and the
@@ -265,11 +285,30 @@ static void on_user_message(struct llm_worker *w, struct sh_env *e, int32_t part
     llm_sched_enqueue(w, s, p);
 }
 
+/* A replayed session_open whose route is still there: its connection may still wait for
+ * `attached` (the lost owner may have died before sending it), so answer again. */
+static void reanswer_open(struct llm_worker *w, const struct llm_session *s,
+                          const struct sh_env *e)
+{
+    json_t *ls = json_object_get(e->payload, "last_seq");
+
+    if (strcmp(s->user_id, e->user_id) != 0)
+        return;
+    for (int i = 0; i < s->n_routes; i++)
+        if (!strcmp(s->routes[i], e->reply_to)) {
+            llm_emit_direct(w, e->reply_to, s->id, s->user_id, NULL, "attached",
+                            attached(true, NULL, s->next_seq));
+            llm_emit_replay(w, s, e->reply_to, json_is_integer(ls) ? json_integer_value(ls) : -1);
+            return;
+        }
+}
+
 static void dispatch(struct llm_worker *w, const rd_kafka_message_t *m)
 {
     struct llm_req *req = llm_req_new(w, m->partition, m->offset);
     struct llm_session *s;
     struct sh_env e;
+    bool replayed = false;
 
     if (!req)
         return;
@@ -280,10 +319,24 @@ static void dispatch(struct llm_worker *w, const rd_kafka_message_t *m)
         return;
     }
     s = sh_map_get(w->sessions, e.session_id);
-    if (s)
+    if (s) {
         s->last_active_ms = sh_mono_ms();
+        replayed = m->offset <= s->applied_offset;
+        /* A replay (a new owner re-reading uncommitted requests) of an open or close whose
+         * effect the snapshot already holds: applying it again would reopen the session
+         * (a route nobody holds) or end it a second time. Messages have their own dedupe
+         * (done list, running turn) and must re-run when unfinished; a replayed stop meets
+         * the re-run of the turn it stopped, in request order. */
+        if (replayed && (!strcmp(e.type, "session_open") || !strcmp(e.type, "session_close"))) {
+            if (!strcmp(e.type, "session_open"))
+                reanswer_open(w, s, &e);
+            goto out;
+        }
+        if (m->offset > s->applied_offset)     /* replayed messages must not lower it */
+            s->applied_offset = m->offset;
+    }
     if (!strcmp(e.type, "user_message")) {
-        on_user_message(w, &e, m->partition, req);
+        on_user_message(w, &e, m->partition, req, replayed);
     } else if (!strcmp(e.type, "session_open")) {
         on_open(w, &e, m->partition, req);
     } else if (!strcmp(e.type, "stop")) {
@@ -293,12 +346,16 @@ static void dispatch(struct llm_worker *w, const rd_kafka_message_t *m)
     } else if (!strcmp(e.type, "session_close")) {
         s = sh_map_get(w->sessions, e.session_id);
         if (s && !strcmp(s->user_id, e.user_id)) {
-            llm_session_route_del(s, e.reply_to);
+            llm_session_route_close(s, e.reply_to, e.ts_ms);
             llm_emit_context(w, s, req);
         }
     } else {
         sh_log(SH_LOG_WARN, "unknown request type", "type=%s session=%s", e.type, e.session_id);
     }
+    /* A session this request created: later snapshots carry the offset. */
+    if ((s = sh_map_get(w->sessions, e.session_id)) && s->applied_offset < m->offset)
+        s->applied_offset = m->offset;
+out:
     sh_env_free(&e);
     llm_req_release(w, req);
 }
@@ -327,7 +384,8 @@ void llm_intake_destroy(struct llm_worker *w)
 {
     if (!w->consumer)
         return;
-    rd_kafka_consumer_close(w->consumer);     /* revokes: sessions are dropped */
+    /* Revokes (sessions are dropped) and leaves the group, also mid-join. */
+    sh_consumer_close_rk(w->consumer, &assigned_once, SH_CONSUMER_CLOSE_WAIT_MS);
     rd_kafka_destroy(w->consumer);
     w->consumer = NULL;
 }

@@ -1,6 +1,7 @@
 /* llm-worker: consumes chat requests, streams LLM answers back through Kafka.
  * main() only wires the parts together; see docs/ARCHITECTURE.md. */
 #include "config.h"
+#include "gateways.h"
 #include "intake.h"
 #include "tools.h"
 #include "worker.h"
@@ -100,6 +101,11 @@ int main(int argc, char **argv)
         goto out;
     if (llm_intake_create(&w))
         goto out;
+    w.gateways = llm_gateways_create(&w, cfg.gateway_dead_ms, err, sizeof(err));
+    if (!w.gateways) {
+        sh_log(SH_LOG_ERROR, "gateways topic", "err=\"%s\"", err);
+        goto out;
+    }
     if (llm_metrics_init(&w.m))
         sh_log(SH_LOG_WARN, "metrics disabled", "err=\"out of memory\"");
     if (cfg.admin_port >= 0) {
@@ -114,12 +120,13 @@ int main(int argc, char **argv)
     }
     sh_log(SH_LOG_INFO, "llm-worker started", "brokers=%s group=%s llm=%s model=%s", cfg.brokers,
            cfg.group, cfg.base_url, cfg.model);
-    llm_worker_run(&w, 15000);
+    llm_worker_run(&w, cfg.drain_ms);
     rc = 0;
 out:
     /* Order: stop the admin thread (it reads the metrics), leave the group, flush what was
      * produced, then free. */
     sh_admin_destroy(admin);
+    llm_gateways_destroy(w.gateways);   /* its beacon tombstone goes out with the flush */
     llm_intake_destroy(&w);
     sh_producer_destroy(w.producer);
     sh_oai_client_destroy(w.llm);

@@ -41,8 +41,11 @@ struct llm_session {
     char running_turn[SH_UUID_LEN + 1];   /* from the snapshot: a turn was in progress */
     int64_t seq_reserved;       /* seq values below this may already be used */
     char routes[LLM_MAX_ROUTES][SH_TOPIC_MAX + 1];
+    int64_t route_ts[LLM_MAX_ROUTES];   /* newest request ts (gateway clock) per route; 0 unknown */
     int n_routes;
     int64_t closed_ms;          /* wall clock when the last route left; 0 = open or ended */
+    int64_t applied_offset;     /* newest chat.requests offset of this session whose effects
+                                 * are in the state (-1 none): replays at or below it are old */
     struct llm_turn *turn;      /* running turn or NULL */
     struct llm_pending *pending, *pending_tail;
     struct llm_frame *frames;   /* replay buffer: current or last turn */
@@ -69,6 +72,14 @@ struct llm_session *llm_session_restore(const char *id, int32_t partition, json_
  * when LLM_MAX_ROUTES are taken (the oldest is then replaced). */
 int llm_session_route_add(struct llm_session *s, const char *topic);
 void llm_session_route_del(struct llm_session *s, const char *topic);
+/* Like llm_session_route_del(), but the session counts as closed at 'when_ms' (wall clock)
+ * when this was its last route: give it the close request's own timestamp, so that a replay
+ * of that request closes it at the same instant and its session_end keeps the same id. */
+void llm_session_route_close(struct llm_session *s, const char *topic, int64_t when_ms);
+/* Record that the gateway behind route 'topic' sent a request stamped 'ts' (its own wall
+ * clock, ms) for this session: the route belongs to the gateway process that was running then
+ * (see gateways.h). Keeps the newest; no-op when 'topic' is not a route. */
+void llm_session_route_touch(struct llm_session *s, const char *topic, int64_t ts);
 
 /* Append a user/assistant message, keeping at most 'max' messages. */
 int llm_session_history_add(struct llm_session *s, const char *role, const char *content,

@@ -99,6 +99,42 @@ static void test_history_bounded_and_routes(void **state)
     llm_session_destroy(s);
 }
 
+/* Route stamps move with their routes and survive a snapshot; a close request's own time is
+ * the session's close time (a replay closes it at the same instant); applied_offset persists. */
+static void test_route_stamps_close_time_and_applied_offset(void **state)
+{
+    struct llm_session *s = llm_session_create(SID, "erin", 0), *r;
+    json_t *snap;
+
+    (void)state;
+    assert_int_equal(s->applied_offset, -1);
+    llm_session_route_add(s, "gw-a");
+    llm_session_route_add(s, "gw-b");
+    llm_session_route_touch(s, "gw-b", 2000);
+    llm_session_route_touch(s, "gw-b", 1500);          /* older: kept the newest */
+    llm_session_route_touch(s, "gw-x", 9999);          /* not a route: no-op */
+    llm_session_route_del(s, "gw-a");                  /* gw-b's stamp moves down with it */
+    assert_int_equal(s->n_routes, 1);
+    assert_string_equal(s->routes[0], "gw-b");
+    assert_int_equal(s->route_ts[0], 2000);
+    s->applied_offset = 77;
+    snap = llm_session_snapshot(s);
+    r = llm_session_restore(SID, 0, snap);
+    assert_non_null(r);
+    assert_int_equal(r->route_ts[0], 2000);
+    assert_int_equal(r->applied_offset, 77);
+    llm_session_route_close(r, "gw-b", 123456);
+    assert_int_equal(r->n_routes, 0);
+    assert_int_equal(r->closed_ms, 123456);
+    /* A new route starts unstamped, and re-adding one reopens the session. */
+    llm_session_route_add(r, "gw-c");
+    assert_int_equal(r->route_ts[0], 0);
+    assert_int_equal(r->closed_ms, 0);
+    json_decref(snap);
+    llm_session_destroy(s);
+    llm_session_destroy(r);
+}
+
 static void test_frames(void **state)
 {
     struct llm_session *s = llm_session_create(SID, "dave", 0);
@@ -120,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_midturn_snapshot_moves_seq),
         cmocka_unit_test(test_restore_rejects_garbage),
         cmocka_unit_test(test_history_bounded_and_routes),
+        cmocka_unit_test(test_route_stamps_close_time_and_applied_offset),
         cmocka_unit_test(test_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
