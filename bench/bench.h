@@ -22,6 +22,11 @@ struct bench_opts {
     int idle;               /* idle mode: hold this many connections open */
     int hold_ms;            /* idle mode: how long to hold them after the last one opened */
     int gateway_pid;        /* idle mode: read this process's VmRSS before and after */
+    int events;             /* persister mode: chat.events envelopes to produce (persist.c) */
+    double events_rate;     /* persister mode: per second, 0 = one burst */
+    const char *brokers;    /* persister mode: Kafka bootstrap servers */
+    const char *database_url; /* persister mode: the persister's database */
+    int tag;                /* append " #<pid>.<session>.<turn>" to each prompt (for bench/hoptrace.py) */
 };
 
 /* What one run measured. Embedded: bench_result_init/free. */
@@ -32,7 +37,8 @@ struct bench_result {
     uint64_t sessions_started, sessions_ok;
     uint64_t connects_ok, connect_errors, closed_early;
     uint64_t turns_ok, turn_errors, error_frames;
-    uint64_t tokens, bytes_in;
+    uint64_t tokens, bytes_in;      /* tokens: the model's (done usage); direct: SSE chunks */
+    uint64_t token_frames;          /* token frames (ws) or content chunks (direct) received */
     struct bench_samples ttft_ms;    /* user message sent -> first token */
     struct bench_samples ttft_first_ms; /* the same, first turn of each session only */
     struct bench_samples ttft_later_ms; /* the same, later turns only */

@@ -73,6 +73,7 @@ static void on_sse_line(struct dsess *s, const char *line, size_t n)
         s->got_token = 1;
         s->t_last_token = now;
         r->tokens++;
+        r->token_frames++;
         append(&s->answer, &s->answer_len, &s->answer_cap, content, strlen(content));
     }
     json_decref(j);

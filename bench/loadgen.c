@@ -1,6 +1,7 @@
 /* loadgen.c: the benchmark load generator: WebSocket sessions through the gateway, and the
  * same load straight to mock-llm as a baseline; prints a table and writes JSON. */
 #include "bench.h"
+#include "persist.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -30,6 +31,9 @@ static void usage(FILE *f)
         "  --concurrency=C   sessions open at once (default = sessions)\n"
         "  --rate=R          new sessions per second, 0 = unlimited (default 0)\n"
         "  --prompt=TEXT     user message of every turn\n"
+        "  --events=N        persister mode: produce N chat.events envelopes (needs --brokers and\n"
+        "                    --database-url), --events-rate=R per second or 0 for one burst\n"
+        "  --tag             append \" #<pid>.<session>.<turn>\" to each WebSocket prompt (hop tracing)\n"
         "  --timeout=S       limit of each run in seconds (default 110)\n"
         "  --idle=K          idle mode: open K connections, send nothing, hold them\n"
         "  --hold-ms=MS      idle mode: hold time after the last one opened (default 2000)\n"
@@ -66,7 +70,8 @@ static int parse_double(const char *name, const char *v, double *out)
 }
 
 enum { O_URL = 1, O_DIRECT, O_SESSIONS, O_TURNS, O_CONC, O_RATE, O_PROMPT, O_TIMEOUT, O_IDLE,
-       O_HOLD, O_PID, O_JSON, O_LABEL, O_HELP };
+       O_HOLD, O_PID, O_JSON, O_LABEL, O_TAG, O_EVENTS, O_EVRATE, O_BROKERS, O_DBURL,
+       O_HELP };
 
 static const struct option longopts[] = {
     {"url", required_argument, NULL, O_URL},
@@ -82,6 +87,11 @@ static const struct option longopts[] = {
     {"gateway-pid", required_argument, NULL, O_PID},
     {"json", required_argument, NULL, O_JSON},
     {"label", required_argument, NULL, O_LABEL},
+    {"tag", no_argument, NULL, O_TAG},
+    {"events", required_argument, NULL, O_EVENTS},
+    {"events-rate", required_argument, NULL, O_EVRATE},
+    {"brokers", required_argument, NULL, O_BROKERS},
+    {"database-url", required_argument, NULL, O_DBURL},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0}
 };
@@ -92,7 +102,9 @@ static const char *const envnames[] = {
     [O_TURNS] = "LOADGEN_TURNS", [O_CONC] = "LOADGEN_CONCURRENCY", [O_RATE] = "LOADGEN_RATE",
     [O_PROMPT] = "LOADGEN_PROMPT", [O_TIMEOUT] = "LOADGEN_TIMEOUT", [O_IDLE] = "LOADGEN_IDLE",
     [O_HOLD] = "LOADGEN_HOLD_MS", [O_PID] = "LOADGEN_GATEWAY_PID", [O_JSON] = "LOADGEN_JSON",
-    [O_LABEL] = "LOADGEN_LABEL",
+    [O_LABEL] = "LOADGEN_LABEL", [O_TAG] = "LOADGEN_TAG", [O_EVENTS] = "LOADGEN_EVENTS",
+    [O_EVRATE] = "LOADGEN_EVENTS_RATE", [O_BROKERS] = "LOADGEN_BROKERS",
+    [O_DBURL] = "LOADGEN_DATABASE_URL",
 };
 
 static int apply(struct bench_opts *o, int id, const char *v)
@@ -111,6 +123,11 @@ static int apply(struct bench_opts *o, int id, const char *v)
     case O_PID: return parse_int("gateway-pid", v, 0, INT_MAX, &o->gateway_pid);
     case O_JSON: o->json_path = v; return 0;
     case O_LABEL: o->label = v; return 0;
+    case O_TAG: o->tag = !v || strcmp(v, "0") != 0; return 0;
+    case O_EVENTS: return parse_int("events", v, 0, 100000000, &o->events);
+    case O_EVRATE: return parse_double("events-rate", v, &o->events_rate);
+    case O_BROKERS: o->brokers = v; return 0;
+    case O_DBURL: o->database_url = v; return 0;
     }
     return -1;
 }
@@ -123,7 +140,7 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
     o->timeout_s = 110;
     o->hold_ms = 2000;
     o->prompt = "Hello, please tell me about benchmarks.";
-    for (int id = O_URL; id <= O_LABEL; id++) {
+    for (int id = O_URL; id <= O_DBURL; id++) {
         const char *v = getenv(envnames[id]);
         if (v && *v && apply(o, id, v) < 0)
             return -1;
@@ -138,6 +155,13 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
             usage(stderr);
             return -1;
         }
+    }
+    if (o->events > 0) {
+        if (!o->brokers || !o->database_url) {
+            fprintf(stderr, "loadgen: --events needs --brokers and --database-url\n");
+            return -1;
+        }
+        return 0;
     }
     if (o->idle > 0) {
         o->sessions = o->idle;
@@ -157,6 +181,30 @@ static int parse_opts(struct bench_opts *o, int argc, char **argv)
     return 0;
 }
 
+/* Persister mode: one run, its table and JSON; exit 0 when every event became a row. */
+static int run_persist(const struct bench_opts *o)
+{
+    struct bench_persist_opts po = {o->brokers, o->database_url, (uint64_t)o->events,
+                                    o->events_rate, o->timeout_s};
+    struct bench_persist_result r;
+    int rc = 1;
+
+    bench_persist_result_init(&r);
+    fprintf(stderr, "loadgen: persister run: %d events at %s/s\n", o->events,
+            o->events_rate > 0 ? "fixed rate" : "burst");
+    if (bench_persist_run(&po, &r) < 0)
+        goto out;
+    bench_persist_print(&po, &r);
+    if (o->json_path && bench_persist_json(&po, &r, o->label, o->json_path) < 0) {
+        fprintf(stderr, "loadgen: cannot write %s\n", o->json_path);
+        goto out;
+    }
+    rc = r.rows == po.events ? 0 : 3;
+out:
+    bench_persist_result_free(&r);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts o;
@@ -174,6 +222,10 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     bench_result_init(&pipe, "pipeline");
     bench_result_init(&direct, "direct");
+    if (o.events > 0) {
+        rc = run_persist(&o);
+        goto out;
+    }
     if (o.url) {
         if (o.gateway_pid > 0)
             pipe.rss_before_kib = bench_rss_kib(o.gateway_pid);

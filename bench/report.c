@@ -126,6 +126,7 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
     CROW("closed early", closed_early);
     CROW("error frames", error_frames);
     CROW("tokens", tokens);
+    CROW("token frames", token_frames);
     ROW("ttft p50 ms", ttft.p50, 1);
     ROW("ttft p90 ms", ttft.p90, 1);
     ROW("ttft p99 ms", ttft.p99, 1);
@@ -136,9 +137,9 @@ void bench_report_print(const struct bench_opts *o, struct bench_result *pipe,
     ROW("ttft later turns p99 ms", ttftn.p99, 1);
     print_row(&(struct row){"ack p50 ms (ws only)", mp.ack.p50, 0, pipe != NULL, 0, 0});
     print_row(&(struct row){"ack p99 ms (ws only)", mp.ack.p99, 0, pipe != NULL, 0, 0});
-    ROW("token gap p50 ms", gap.p50, 1);
-    ROW("token gap p99 ms", gap.p99, 1);
-    ROW("token gap max ms", gap.max, 1);
+    ROW("frame gap p50 ms", gap.p50, 1);
+    ROW("frame gap p99 ms", gap.p99, 1);
+    ROW("frame gap max ms", gap.max, 1);
     ROW("turn p50 ms", turn.p50, 1);
     ROW("turn p99 ms", turn.p99, 1);
     ROW("tokens/s delivered", tok_s, 1);
@@ -170,7 +171,7 @@ static json_t *result_json(struct bench_result *r)
     struct metrics m;
 
     measure(r, &m);
-    json_t *j = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+    json_t *j = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
                           " s:f, s:f, s:f, s:f}",
                           "mode", r->mode, "wall_s", r->wall_s,
                           "sessions_started", (json_int_t)r->sessions_started,
@@ -181,7 +182,8 @@ static json_t *result_json(struct bench_result *r)
                           "turns_ok", (json_int_t)r->turns_ok,
                           "turn_errors", (json_int_t)r->turn_errors,
                           "error_frames", (json_int_t)r->error_frames,
-                          "tokens", (json_int_t)r->tokens, "bytes_in", (json_int_t)r->bytes_in,
+                          "tokens", (json_int_t)r->tokens, "token_frames", (json_int_t)r->token_frames,
+                          "bytes_in", (json_int_t)r->bytes_in,
                           "tokens_per_s", m.tok_s, "turns_per_s", m.turns_s,
                           "connects_per_s", m.conn_s, "connect_span_s", r->connect_span_s);
     if (!j)

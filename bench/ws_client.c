@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TICK_US 5000          /* scheduler tick: start sessions, check the deadline */
 #define MAX_STARTS_PER_TICK 100
@@ -21,6 +22,7 @@ struct sess {
     int want_close;
     int64_t t_connect, t_sent, t_last_token;
     int got_token;
+    uint64_t turn_frames;  /* token frames of the current turn */
     char *rx;              /* one message being reassembled */
     size_t rx_len, rx_cap;
 };
@@ -148,9 +150,16 @@ static void on_frame(struct sess *s, const char *buf, size_t len)
             bench_samples_add(&r->gap_ms, (double)(now - s->t_last_token) / 1000.0);
         s->got_token = 1;
         s->t_last_token = now;
-        r->tokens++;
+        s->turn_frames++;
+        r->token_frames++;
     } else if (!strcmp(type, "done")) {
         const char *fr = json_string_value(json_object_get(j, "finish_reason"));
+        json_t *ct = json_object_get(json_object_get(j, "usage"), "completion_tokens");
+
+        /* A frame may carry several of the model's tokens (the worker joins those that
+         * arrive together), so tokens are the model's count; frames without usage count 1. */
+        r->tokens += json_is_integer(ct) ? (uint64_t)json_integer_value(ct) : s->turn_frames;
+        s->turn_frames = 0;
         if (fr && (!strcmp(fr, "stop") || !strcmp(fr, "length")) && s->got_token)
             r->turns_ok++;
         else
@@ -176,7 +185,16 @@ out:
 static int send_turn(struct sess *s, struct lws *wsi)
 {
     unsigned char buf[LWS_PRE + 4096];
-    json_t *m = json_pack("{s:s, s:s}", "type", "user_message", "content", s->run->o->prompt);
+    char content[2048];
+    json_t *m;
+
+    /* A tag makes every turn's text unique, so bench/hoptrace.py can tell its LLM request. */
+    if (s->run->o->tag)
+        snprintf(content, sizeof(content), "%s #%d.%d.%d", s->run->o->prompt, (int)getpid(), s->idx,
+                 s->turn);
+    else
+        snprintf(content, sizeof(content), "%s", s->run->o->prompt);
+    m = json_pack("{s:s, s:s}", "type", "user_message", "content", content);
     char *txt = m ? json_dumps(m, JSON_COMPACT) : NULL;
     size_t len = txt ? strlen(txt) : 0;
     int rc = -1;

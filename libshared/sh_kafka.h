@@ -16,10 +16,11 @@
 #define SH_TOPIC_EVENTS        "chat.events"
 #define SH_TOPIC_CONTEXT       "chat.context"
 #define SH_TOPIC_DLQ           "chat.dlq"
+#define SH_TOPIC_GATEWAYS      "chat.gateways"
 #define SH_TOPIC_REPLIES_PFX   "chat.replies."
 
 /* Topic name for 'logical' (one of the SH_TOPIC_* above), honouring
- * KAFKA_TOPIC_REQUESTS / _EVENTS / _CONTEXT / _DLQ. Static storage. */
+ * KAFKA_TOPIC_REQUESTS / _EVENTS / _CONTEXT / _DLQ / _GATEWAYS. Static storage. */
 const char *sh_topic(const char *logical);
 
 /* A new librdkafka conf with bootstrap.servers='brokers', the project's

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "sh_err.h"
+#include "sh_oai_fast.h"
 #include "sh_oai_request.h"
 #include "sh_sse.h"
 
@@ -396,6 +397,7 @@ static int on_event(void *ud, const struct sh_sse_event *ev)
 {
     struct req *r = ud;
     struct sh_oai_delta d;
+    char *scratch = NULL, buf[512];
     int rc;
 
     if (r->state != RS_RUNNING)
@@ -410,6 +412,18 @@ static int on_event(void *ud, const struct sh_sse_event *ev)
         keep_error(r, &e, root);
         r->abort_cls = SH_OAI_SERVER;
         return 1;
+    }
+    if (sh_oai_fast_chunk(ev->data, ev->data_len, &d, buf, sizeof(buf), &scratch)) {
+        rc = sh_oai_acc_add(&r->acc, &d);
+        if (rc == 0 && d.content_len)
+            deliver(r->c, r, &d);
+        free(scratch);
+        if (rc < 0) {
+            snprintf(r->detail, sizeof(r->detail), "bad stream chunk: %s", sh_strerror(rc));
+            r->abort_cls = SH_OAI_PROTOCOL;
+            return 1;
+        }
+        return r->state != RS_RUNNING;
     }
     rc = sh_oai_chunk_parse(ev->data, ev->data_len, &d);
     if (rc == 0 && d.error.present) {

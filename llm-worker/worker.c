@@ -1,5 +1,6 @@
 /* Request trackers, offset commits and the worker's event loop. */
 #include "worker.h"
+#include "gateways.h"
 #include "intake.h"
 #include "turn.h"
 #include "sh_err.h"
@@ -167,9 +168,12 @@ int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
         if (!stop_deadline)                  /* stop taking new work first */
             n = llm_intake_poll(w, 500);
         sh_producer_poll(w->producer, 0);
+        llm_gateways_poll(w->gateways);      /* drops routes to dead gateways */
         /* A short wait bounds the delay if a Kafka wake-up is missed. */
         if (sh_oai_client_poll(w->llm, n ? 0 : 5) < 0)
             sh_log(SH_LOG_ERROR, "curl multi failed", NULL);
+        /* Tokens that arrived together in this round leave as one frame per turn. */
+        llm_emit_flush(w);
         if (sh_mono_ms() - w->last_sweep_ms >= 1000) {
             struct sweep_ctx c = {w, sh_now_ms(), sh_mono_ms()};
             sh_map_each(w->sessions, sweep_one, &c);
@@ -185,6 +189,7 @@ int llm_worker_run(struct llm_worker *w, int64_t drain_ms)
         sh_log(SH_LOG_WARN, "drain deadline passed; unfinished turns go back to Kafka",
                "running=%d", w->running);
     sh_map_each(w->sessions, abandon_all, w);
+    llm_emit_free(w);
     sh_producer_flush(w->producer, 10000);
     while (sh_producer_poll(w->producer, 0) > 0)
         ;

@@ -14,6 +14,7 @@
 struct sh_producer;
 struct sh_oai_client;
 struct sh_map;
+struct llm_gateways;
 
 /* A consumed request, alive until everything it caused is delivered to
  * Kafka; then its offset becomes committable. */
@@ -23,6 +24,18 @@ struct llm_req {
     uint32_t gen;           /* partition generation when consumed */
     int refs;
     bool failed;            /* a delivery failed: never commit past it */
+};
+
+/* The token frame being coalesced (emit.c): tokens of one turn that arrive in the same poll
+ * round leave as one frame, so a busy worker sends fewer, larger frames instead of falling
+ * behind. Flushed before any other emit and at the end of every poll round. */
+struct llm_tokbuf {
+    struct llm_session *s;          /* borrowed; NULL when nothing is pending */
+    char turn_id[SH_UUID_LEN + 1];
+    char *text;                     /* owned, the concatenated contents */
+    size_t len, cap;
+    char *out;                      /* owned, encode buffer reused between frames */
+    size_t out_cap;
 };
 
 /* One partition of chat.requests as this worker sees it. */
@@ -48,6 +61,8 @@ struct llm_worker {
     int64_t last_sweep_ms;
     uint64_t n_turns, n_tokens, n_errors;
     struct llm_metrics m;           /* chat_llm_* and readiness */
+    struct llm_gateways *gateways;  /* gateway liveness (gateways.c), may be NULL */
+    struct llm_tokbuf tok;          /* pending token frame (emit.c) */
 };
 
 /* Request trackers (worker.c). */
@@ -62,9 +77,15 @@ void llm_worker_commit(struct llm_worker *w, bool sync);
 
 /* Emitting (emit.c). Every function takes ownership of 'payload'. */
 /* A client-visible frame of 'turn_id' to every route of 's', with the next
- * seq, kept in the replay buffer. Returns the seq used or a negative code. */
+ * seq, kept in the replay buffer. Returns the seq used or a negative code.
+ * A "token" frame whose payload is just {"content"} is held and joined with
+ * the next tokens of the same turn until llm_emit_flush() or any other emit. */
 int64_t llm_emit_frame(struct llm_worker *w, struct llm_session *s, const char *turn_id,
                        const char *type, json_t *payload);
+/* Send the pending coalesced token frame, if any. Called at the end of every poll round. */
+void llm_emit_flush(struct llm_worker *w);
+/* Flush, then free the coalescing buffers (at shutdown). */
+void llm_emit_free(struct llm_worker *w);
 /* A frame without seq to one reply topic (attached, refusals). */
 int llm_emit_direct(struct llm_worker *w, const char *topic, const char *session_id,
                     const char *user_id, const char *turn_id, const char *type, json_t *payload);
