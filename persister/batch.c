@@ -257,8 +257,10 @@ static int cmp_sess(const void *a, const void *b)
     return strcmp(((const struct sess *)a)->id, ((const struct sess *)b)->id);
 }
 
-/* The session arrays: each session once, with its first user id and earliest ts. */
-static int build_sessions(struct pst_row *const *rows, size_t n, struct pst_params *p)
+/* The session arrays: each session once, with its first user id and earliest ts, except
+ * the sessions 'known' has stored with a start no later than that. */
+static int build_sessions(struct pst_row *const *rows, size_t n, const struct sh_map *known,
+                          struct pst_params *p)
 {
     struct sh_map *idx = sh_map_create();
     struct sess *s = calloc(n ? n : 1, sizeof(*s));
@@ -286,6 +288,15 @@ static int build_sessions(struct pst_row *const *rows, size_t n, struct pst_para
         s[ns] = (struct sess){r->session_id, r->user_id, r->ts_ms};
         if (sh_map_set(idx, r->session_id, (void *)(uintptr_t)(++ns)))
             goto out;
+    }
+    if (known) {
+        size_t kept = 0;
+        for (size_t i = 0; i < ns; i++) {
+            int64_t start = (int64_t)(uintptr_t)sh_map_get(known, s[i].id);
+            if (start <= 0 || start > s[i].ts)
+                s[kept++] = s[i];
+        }
+        ns = kept;
     }
     qsort(s, ns, sizeof(*s), cmp_sess);
     for (size_t i = 0; i < ns; i++) {
@@ -353,10 +364,11 @@ out:
     return rc;
 }
 
-int pst_params_build(struct pst_row *const *rows, size_t n, struct pst_params *p)
+int pst_params_build(struct pst_row *const *rows, size_t n, const struct sh_map *known,
+                     struct pst_params *p)
 {
     memset(p, 0, sizeof(*p));
-    if (build_sessions(rows, n, p) || build_events(rows, n, p)) {
+    if (build_sessions(rows, n, known, p) || build_events(rows, n, p)) {
         pst_params_free(p);
         return SH_ENOMEM;
     }

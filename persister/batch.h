@@ -64,9 +64,14 @@ struct pst_params {
     size_t n_events;
 };
 
-/* Fill 'p' from the OK rows among 'rows'. Returns 0 or SH_ENOMEM ('p' then holds nothing).
- * Free with pst_params_free(). */
-int pst_params_build(struct pst_row *const *rows, size_t n, struct pst_params *p);
+/* Fill 'p' from the OK rows among 'rows'. 'known' (NULL = none) maps session ids to the
+ * start_time (ms since the epoch, > 0, as (void *)(uintptr_t)) a session row is known to
+ * have at most: a session whose earliest event in the batch is not earlier is left out of
+ * the session arrays, its upsert would change nothing. Returns 0 or SH_ENOMEM ('p' then
+ * holds nothing). Free with pst_params_free(). */
+struct sh_map;
+int pst_params_build(struct pst_row *const *rows, size_t n, const struct sh_map *known,
+                     struct pst_params *p);
 /* Release the literals and zero 'p'. NULL-safe. */
 void pst_params_free(struct pst_params *p);
 

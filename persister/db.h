@@ -16,6 +16,10 @@
  * a data error is marked PST_ROW_POISON (reason = the server's message and SQLSTATE) and
  * the others are committed. Without it, the first data error aborts the transaction.
  *
+ * A batch without a session_end (and not isolated) is one statement in its own implicit
+ * transaction. Sessions written by an earlier successful call, with a start no later than
+ * this batch's rows, are not upserted again (a process-wide cache, dropped on any failure).
+ *
  * 'timeout_ms' bounds each statement. On failure 'err' gets a one-line reason.
  * Returns 0 with '*inserted' = rows new to the table,
  * or an sh_pg code (sh_pg.h) after rolling back: SH_EIO / SH_ETIMEDOUT (retry),

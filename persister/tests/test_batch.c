@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "dlq.h"
 #include "sh_err.h"
+#include "sh_map.h"
 #include "sh_pg.h"
 
 #define SID_A "0193a5c1-0000-7000-8000-00000000000a"
@@ -200,7 +201,7 @@ static void test_params(void **state)
     assert_int_equal(decode(env(EID_2, "session_start", SID_A, 200, NULL, "{}"), &rows[2]), 0);
     assert_int_equal(decode(env("0193a5c2-0000-7000-8000-000000000003", "ai_response", SID_B,
                                 100, TID_1, "{\"content\":\"ok\"}"), &rows[3]), 0);
-    assert_int_equal(pst_params_build(p, 4, &prm), 0);
+    assert_int_equal(pst_params_build(p, 4, NULL, &prm), 0);
     /* Sessions: distinct, sorted by id, earliest ts. */
     assert_int_equal(prm.n_sessions, 2);
     assert_string_equal(prm.s_ids, "{\"" SID_A "\",\"" SID_B "\"}");
@@ -216,6 +217,25 @@ static void test_params(void **state)
     assert_string_equal(prm.e_metas, "{NULL,NULL,NULL}");
     pst_params_free(&prm);
     pst_params_free(&prm);   /* safe twice */
+    /* Known sessions: A stored with start 200 (no earlier row here) is left out; B stored
+     * with start 150 stays, its row at 100 is earlier. The events are all kept. */
+    struct sh_map *known = sh_map_create();
+    assert_non_null(known);
+    assert_int_equal(sh_map_set(known, SID_A, (void *)(uintptr_t)200), 0);
+    assert_int_equal(sh_map_set(known, SID_B, (void *)(uintptr_t)150), 0);
+    assert_int_equal(pst_params_build(p, 4, known, &prm), 0);
+    assert_int_equal(prm.n_sessions, 1);
+    assert_string_equal(prm.s_ids, "{\"" SID_B "\"}");
+    assert_string_equal(prm.s_ts, "{\"100\"}");
+    assert_int_equal(prm.n_events, 3);
+    pst_params_free(&prm);
+    /* B known with start 100: nothing left to upsert. */
+    assert_int_equal(sh_map_set(known, SID_B, (void *)(uintptr_t)100), 0);
+    assert_int_equal(pst_params_build(p, 4, known, &prm), 0);
+    assert_int_equal(prm.n_sessions, 0);
+    assert_string_equal(prm.s_ids, "{}");
+    pst_params_free(&prm);
+    sh_map_destroy(known);
     for (int i = 0; i < 4; i++)
         pst_row_free(&rows[i]);
 }
