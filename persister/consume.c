@@ -10,6 +10,7 @@
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
+#include "sh_map.h"
 #include "sh_pg.h"
 #include "sh_signal.h"
 #include "sh_time.h"
@@ -24,6 +25,7 @@ struct pst_consumer {
     const char *topic;
     struct sh_consumer *kc;
     struct sh_pg *pg;
+    struct sh_map *known;       /* sessions already stored (pst_db_write's cache) */
     struct pst_dlq *dlq;
     /* the batch in flight: msgs[i] decoded into rows[i]; ptrs[i] = &rows[i] */
     rd_kafka_message_t **msgs;
@@ -124,6 +126,7 @@ void pst_consumer_destroy(struct pst_consumer *c)
     pst_dlq_destroy(c->dlq);
     pst_metrics_free(&c->m);
     sh_pg_destroy(c->pg);
+    sh_map_destroy(c->known);
     for (size_t i = 0; i < c->n; i++) {
         pst_row_free(&c->rows[i]);
         rd_kafka_message_destroy(c->msgs[i]);
@@ -269,8 +272,8 @@ static int write_batch(struct pst_consumer *c, size_t *inserted)
 
     for (;;) {
         int64_t t1 = sh_mono_us();
-        rc = pst_db_write(c->pg, c->ptrs, c->n, isolate, (int)c->cfg->db_timeout_ms, inserted,
-                          err, sizeof(err));
+        rc = pst_db_write(c->pg, c->ptrs, c->n, isolate, (int)c->cfg->db_timeout_ms, &c->known,
+                          inserted, err, sizeof(err));
         sh_histogram_observe(c->m.write_seconds, (double)(sh_mono_us() - t1) / 1e6);
         if (rc == SH_OK)
             break;

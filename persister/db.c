@@ -48,25 +48,24 @@ static const char SQL_END[] =
 /* Sessions this process has written, mapped to the latest start_time their row can have
  * ((void *)(uintptr_t) ms since the epoch): their upsert is left out of later batches.
  * It changes nothing for them but costs the server an index probe and an exclusive row
- * lock (a WAL record) per session, ~4 µs of the backend per event in practice. Process-wide
- * because the persister has one database connection. Any failed write forgets it all, so
- * the retry upserts every session again (a session row deleted behind our back is then
- * re-created instead of failing the foreign key). */
-static struct sh_map *known;
+ * lock (a WAL record) per session, ~4 µs of the backend per event in practice. The caller
+ * owns the map (one per database connection). Any failed write forgets it all, so the retry
+ * upserts every session again (a session row deleted behind our back is then re-created
+ * instead of failing the foreign key). */
 #define KNOWN_MAX 100000   /* then start over: memory stays bounded, misses only cost time */
 
-static void known_forget(void)
+static void known_forget(struct sh_map **known)
 {
-    sh_map_destroy(known);
-    known = NULL;
+    sh_map_destroy(*known);
+    *known = NULL;
 }
 
 /* After a committed write: every session of 'rows' now starts no later than its rows. */
-static void known_remember(struct pst_row *const *rows, size_t n)
+static void known_remember(struct sh_map **known, struct pst_row *const *rows, size_t n)
 {
-    if (known && sh_map_len(known) > KNOWN_MAX)
-        known_forget();
-    if (!known && !(known = sh_map_create()))
+    if (*known && sh_map_len(*known) > KNOWN_MAX)
+        known_forget(known);
+    if (!*known && !(*known = sh_map_create()))
         return;
     for (size_t i = 0; i < n; i++) {
         const struct pst_row *r = rows[i];
@@ -74,10 +73,10 @@ static void known_remember(struct pst_row *const *rows, size_t n)
 
         if (r->state != PST_ROW_OK || r->ts_ms <= 0)
             continue;
-        start = (int64_t)(uintptr_t)sh_map_get(known, r->session_id);
+        start = (int64_t)(uintptr_t)sh_map_get(*known, r->session_id);
         if ((start <= 0 || start > r->ts_ms) &&
-            sh_map_set(known, r->session_id, (void *)(uintptr_t)r->ts_ms)) {
-            known_forget();   /* out of memory: only a missed shortcut */
+            sh_map_set(*known, r->session_id, (void *)(uintptr_t)r->ts_ms)) {
+            known_forget(known);   /* out of memory: only a missed shortcut */
             return;
         }
     }
@@ -204,7 +203,7 @@ static bool has_end(struct pst_row *const *rows, size_t n)
 
 /* A batch without session ends: one statement, one round trip, no BEGIN/COMMIT. */
 static int write_single(struct sh_pg *pg, struct pst_row *const *rows, size_t n,
-                        int timeout_ms, size_t *inserted)
+                        int timeout_ms, const struct sh_map *known, size_t *inserted)
 {
     struct pst_params p;
     PGresult *res = NULL;
@@ -233,7 +232,8 @@ static void describe(struct sh_pg *pg, int rc, char *err, size_t errlen)
 }
 
 int pst_db_write(struct sh_pg *pg, struct pst_row *const *rows, size_t n, bool isolate,
-                 int timeout_ms, size_t *inserted, char *err, size_t errlen)
+                 int timeout_ms, struct sh_map **known, size_t *inserted, char *err,
+                 size_t errlen)
 {
     size_t count = 0;
     int rc;
@@ -242,12 +242,12 @@ int pst_db_write(struct sh_pg *pg, struct pst_row *const *rows, size_t n, bool i
     err[0] = '\0';
     if (!isolate && !has_end(rows, n)) {
         /* The common case. A failed statement rolled its implicit transaction back. */
-        if ((rc = write_single(pg, rows, n, timeout_ms, &count))) {
+        if ((rc = write_single(pg, rows, n, timeout_ms, *known, &count))) {
             describe(pg, rc, err, errlen);
-            known_forget();
+            known_forget(known);
             return rc;
         }
-        known_remember(rows, n);
+        known_remember(known, rows, n);
         *inserted = count;
         return SH_OK;
     }
@@ -256,17 +256,17 @@ int pst_db_write(struct sh_pg *pg, struct pst_row *const *rows, size_t n, bool i
         return rc;
     }
     rc = isolate ? write_isolated(pg, rows, n, timeout_ms, &count)
-                 : write_rows(pg, rows, n, timeout_ms, known, &count);
+                 : write_rows(pg, rows, n, timeout_ms, *known, &count);
     if (rc == SH_OK)
         rc = sh_pg_cmd(pg, "COMMIT", timeout_ms);
     if (rc) {
         /* Keep the reason before ROLLBACK replaces the last error. */
         describe(pg, rc, err, errlen);
         rollback(pg, timeout_ms);
-        known_forget();
+        known_forget(known);
         return rc;
     }
-    known_remember(rows, n);
+    known_remember(known, rows, n);
     *inserted = count;
     return SH_OK;
 }

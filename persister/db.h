@@ -18,7 +18,8 @@
  *
  * A batch without a session_end (and not isolated) is one statement in its own implicit
  * transaction. Sessions written by an earlier successful call, with a start no later than
- * this batch's rows, are not upserted again (a process-wide cache, dropped on any failure).
+ * this batch's rows, are not upserted again: '*known' is that cache, owned by the caller
+ * (NULL to start; created, grown and dropped on any failure here; sh_map_destroy() it).
  *
  * 'timeout_ms' bounds each statement. On failure 'err' gets a one-line reason.
  * Returns 0 with '*inserted' = rows new to the table,
@@ -26,6 +27,7 @@
  * SH_EINVAL (only without 'isolate': retry isolated), SH_EPROTO (schema or permissions),
  * SH_ENOMEM. */
 int pst_db_write(struct sh_pg *pg, struct pst_row *const *rows, size_t n, bool isolate,
-                 int timeout_ms, size_t *inserted, char *err, size_t errlen);
+                 int timeout_ms, struct sh_map **known, size_t *inserted, char *err,
+                 size_t errlen);
 
 #endif
