@@ -225,6 +225,15 @@ bool llm_gateways_route_dead(const struct llm_gateways *g, const char *reply_top
     return g->own_seen_mono - since > g->dead_ms;
 }
 
+/* Proof, not suspicion: the gateway started after the route's last request. */
+static bool route_restarted(const struct llm_gateways *g, const char *reply_topic,
+                            int64_t route_ts)
+{
+    const struct gateway *gw = sh_map_get(g->gws, reply_topic);
+
+    return gw && route_ts > 0 && route_ts < gw->epoch;
+}
+
 struct sweep {
     struct llm_gateways *g;
     int64_t now;
@@ -240,6 +249,11 @@ static void sweep_session(void *ctx, const char *key, void *val)
     for (int i = s->n_routes - 1; i >= 0; i--) {
         char route[SH_TOPIC_MAX + 1];
         if (!llm_gateways_route_dead(c->g, s->routes[i], s->route_ts[i], c->now))
+            continue;
+        /* Silence alone may be a gateway starved of CPU for a while: a session that is
+         * answering keeps its route until the turn ends, so a live client is never cut off
+         * mid-answer. A restart is proof and drops it at once. */
+        if ((s->turn || s->pending) && !route_restarted(c->g, s->routes[i], s->route_ts[i]))
             continue;
         memcpy(route, s->routes[i], sizeof(route));
         llm_session_route_del(s, route);
