@@ -20,6 +20,8 @@
 #   BENCH_PERSIST (100000) BENCH_PERSIST_RATE (20000)   persister: events produced to chat.events
 #                                               at that rate, then the same count as one burst
 #                                               (0 = skip; needs PostgreSQL 15 binaries)
+#   BENCH_PERSISTERS (1)                        persisters in their consumer group (each has its
+#                                               own database connection)
 #   BENCH_PARTITIONS (6)                        partitions per topic
 #   BENCH_PROMPT                                user message of every turn
 #   BENCH_OUT (bench/results)                   where the JSON goes
@@ -41,6 +43,7 @@ WORKERS="${BENCH_WORKERS:-1}"
 SCALING="${BENCH_SCALING:-}"
 PERSIST="${BENCH_PERSIST:-100000}"
 PERSIST_RATE="${BENCH_PERSIST_RATE:-20000}"
+PERSISTERS="${BENCH_PERSISTERS:-1}"
 PROMPT="${BENCH_PROMPT:-Hello, please tell me about benchmarks.}"
 OUT="${BENCH_OUT:-$REPO/bench/results}"
 
@@ -255,20 +258,25 @@ if [[ "$PERSIST" -gt 0 ]]; then
     DBURL="$(tail -1 "$TMP/pg.log" | sed 's/^DATABASE_URL=//')"
     DATABASE_URL="$DBURL" "$REPO/schema/migrate.sh" >"$TMP/migrate.log" 2>&1 ||
         { cat "$TMP/migrate.log" >&2; die "migration failed"; }
-    start_svc persister KAFKA_BROKERS="$BROKERS" DATABASE_URL="$DBURL" \
-        PERSISTER_GROUP="bench-persister-$$" ADMIN_PORT=-1
-    PST_PID="$SVC_PID"
+    PST_PIDS=()
+    for _ in $(seq "$PERSISTERS"); do
+        start_svc persister KAFKA_BROKERS="$BROKERS" DATABASE_URL="$DBURL" \
+            PERSISTER_GROUP="bench-persister-$$" ADMIN_PORT=-1
+        PST_PIDS+=("$SVC_PID")
+    done
     # Catch up with the chat's own events first, so the run measures only its own.
     "${LG[@]}" --events=1000 --events-rate=0 --brokers="$BROKERS" --database-url="$DBURL" \
         --timeout=120 >"$TMP/persist-warmup.log" 2>&1 || true
-    say "persister: $PERSIST events at $PERSIST_RATE/s"
+    say "persister: $PERSIST events at $PERSIST_RATE/s ($PERSISTERS persister(s))"
     "${LG[@]}" --events="$PERSIST" --events-rate="$PERSIST_RATE" --brokers="$BROKERS" \
         --database-url="$DBURL" --label="persister rate=$PERSIST_RATE" \
         --json="$OUT/persister-rate.json" || RC=$?
     say "persister: $PERSIST events as one burst"
     "${LG[@]}" --events="$PERSIST" --events-rate=0 --brokers="$BROKERS" \
         --database-url="$DBURL" --label="persister burst" --json="$OUT/persister-burst.json" || RC=$?
-    kill -0 "$PST_PID" 2>/dev/null || { say "the persister died"; RC=1; }
+    for p in "${PST_PIDS[@]}"; do
+        kill -0 "$p" 2>/dev/null || { say "a persister died (pid $p)"; RC=1; }
+    done
 fi
 
 for p in "$GW_PID" "$WORKER_PID" "$MOCK_PID"; do
