@@ -48,6 +48,8 @@ struct gw_conn {
     bool rx_binary;                     /* ... and it is binary */
     bool resumed;                       /* session_id came with the URL */
     bool awaiting_attach;               /* resumed, worker has not said ok */
+    bool announce_pending;              /* new session: its frame waits for Kafka's ack of
+                                         * session_open, so an id a client holds exists */
     bool rejected;                      /* worker refused: no session_close */
     bool rx_refused;                    /* closing over bad input: drop further input */
     bool close_started;                 /* handed the close to lws: writable is a no-op */
@@ -77,6 +79,9 @@ struct gw_conn *gw_conn_of(struct gw_sess_link *l);
  * queue is full the connection is dropped with 1008 and SH_EFULL returned;
  * SH_EINVAL when it no longer takes frames. */
 int gw_conn_send(struct gw_conn *c, const char *text, size_t len);
+/* Queue the session frame of a new session whose session_open Kafka has taken, unless
+ * it went out already. Every frame of the session follows it. */
+void gw_conn_announce(struct gw_conn *c);
 /* Queue an error frame; see gw_frame_error() for the optional ids. */
 void gw_conn_send_error(struct gw_conn *c, const char *code, const char *msg,
                         const char *client_id, const char *turn_id);

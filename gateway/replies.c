@@ -100,6 +100,7 @@ static void on_reply(void *ctx, struct sh_env *e)
                 gw_conn_turn_forget(c, e->turn_id);
             continue;
         }
+        gw_conn_announce(c);    /* a reply proves Kafka has the session_open */
         if (e->turn_id[0]) {
             if (gw_conn_ack(c, e->turn_id))     /* the sender's ack goes first */
                 sh_log(SH_LOG_DEBUG, "ack sent ahead of its delivery report",
@@ -154,7 +155,9 @@ static void on_delivery(void *ctx, void *opaque, int err)
                                NULL);
         break;
     case GW_PUB_OPEN:
-        if (err)
+        if (!err)
+            gw_conn_announce(c);
+        else
             gw_conn_reject(c, "unavailable", "cannot reach the chat service; reconnect",
                            LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
         break;

@@ -91,6 +91,7 @@ void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason)
 void gw_conn_reject(struct gw_conn *c, const char *code, const char *msg, uint16_t close_code)
 {
     c->rejected = true;
+    c->announce_pending = false;        /* no id of a session that is refused */
     gw_sessions_remove(c->app->sessions, &c->link);
     gw_conn_send_error(c, code, msg, NULL, NULL);
     gw_conn_close(c, close_code, code);
@@ -112,6 +113,7 @@ bool gw_conn_ack(struct gw_conn *c, const char *turn_id)
 
     if (!t || t->acked)
         return false;
+    gw_conn_announce(c);
     t->acked = true;
     frame = gw_frame_ack(t->client_id, t->id, &len);
     if (frame)
@@ -399,20 +401,41 @@ static void read_query(struct lws *wsi, struct gw_conn *c)
     }
 }
 
-/* Queue the session frame, join the registry and publish session_open. */
+static int send_session_frame(struct gw_conn *c)
+{
+    size_t flen;
+    char *frame = gw_frame_session(c->session_id, c->user_id, c->resumed,
+                                   c->app->cfg->llm_label, &flen);
+    int rc = frame ? gw_conn_send(c, frame, flen) : SH_ENOMEM;
+
+    free(frame);
+    return rc;
+}
+
+void gw_conn_announce(struct gw_conn *c)
+{
+    if (!c->announce_pending)
+        return;
+    c->announce_pending = false;
+    if (send_session_frame(c) == SH_ENOMEM)
+        kill_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+}
+
+/* Join the registry and publish session_open. A resumed session's frame goes out now (the
+ * worker still has its say with "attached"); a new one's once Kafka has the session_open:
+ * a gateway that dies before that leaves its client no id of a session that never was. */
 static int open_session(struct gw_conn *c)
 {
     struct gw_app *app = c->app;
     struct gw_pub *pub;
-    size_t flen;
-    char *frame;
     int rc;
 
-    frame = gw_frame_session(c->session_id, c->user_id, c->resumed, app->cfg->llm_label, &flen);
-    rc = frame ? gw_conn_send(c, frame, flen) : SH_ENOMEM;
-    free(frame);
-    if (rc)
-        return rc;
+    if (c->resumed) {
+        if ((rc = send_session_frame(c)))
+            return rc;
+    } else {
+        c->announce_pending = true;
+    }
     if (gw_sessions_add(app->sessions, c->session_id, c->id, &c->link) < 0)
         return SH_ENOMEM;
     pub = calloc(1, sizeof(*pub));
@@ -525,6 +548,7 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
         sh_log(SH_LOG_WARN, "session_open failed", "session=%s error=%s", c->session_id,
                sh_strerror(rc));
         c->rejected = true;             /* the worker never heard of it */
+        c->announce_pending = false;
         gw_sessions_remove(app->sessions, &c->link);
         gw_conn_send_error(c, "unavailable", "cannot reach the chat service; reconnect",
                            NULL, NULL);
