@@ -59,7 +59,8 @@ $(BUILD)/libshared/tests/%: libshared/tests/%.c $(SH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-# Benchmarks (bench/): the load generator build/bin/loadgen and its unit tests; not built by `make`.
+# Benchmarks (bench/): the load generator build/bin/loadgen and its unit tests; not built by `make`
+# (`make integration` builds it: integration-tests/test_loadgen_smoke.py runs it).
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out bench/loadgen.c,$(wildcard bench/*.c)))
 TEST_BINS  += $(patsubst %.c,$(BUILD)/%,$(wildcard bench/tests/test_*.c))
 $(BUILD)/bin/loadgen: $(BUILD)/obj/bench/loadgen.o $(BENCH_OBJS) $(SH_LIB)
@@ -116,7 +117,7 @@ fuzz-smoke:
 deps:
 	./scripts/deps.sh
 
-integration: all
+integration: all $(BUILD)/bin/loadgen
 	python3 -m pytest -q -p no:cacheprovider integration-tests
 
 # The web UI: install (from the lockfile), Vitest unit tests, static export

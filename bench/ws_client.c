@@ -22,6 +22,7 @@ struct sess {
     int want_close;
     int64_t t_connect, t_sent, t_last_token;
     int got_token;
+    int turn_failed;       /* a turn of this session did not end with an answer */
     uint64_t turn_frames;  /* token frames of the current turn */
     char *rx;              /* one message being reassembled */
     size_t rx_len, rx_cap;
@@ -160,10 +161,12 @@ static void on_frame(struct sess *s, const char *buf, size_t len)
          * arrive together), so tokens are the model's count; frames without usage count 1. */
         r->tokens += json_is_integer(ct) ? (uint64_t)json_integer_value(ct) : s->turn_frames;
         s->turn_frames = 0;
-        if (fr && (!strcmp(fr, "stop") || !strcmp(fr, "length")) && s->got_token)
+        if (fr && (!strcmp(fr, "stop") || !strcmp(fr, "length")) && s->got_token) {
             r->turns_ok++;
-        else
+        } else {
             r->turn_errors++;
+            s->turn_failed = 1;
+        }
         bench_samples_add(&r->turn_ms, (double)(now - s->t_sent) / 1000.0);
         r->wall_s = (double)(now - w->t0) / 1e6;
         s->turn++;
@@ -251,7 +254,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             break;
         if (s->want_close) {
             lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-            sess_over(s, 1);
+            /* Only a session whose every turn got an answer did what was asked. */
+            sess_over(s, !s->turn_failed);
             return -1;
         }
         if (s->want_send && send_turn(s, wsi) < 0)
