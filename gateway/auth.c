@@ -1,21 +1,32 @@
 /* Admission of WebSocket upgrades and identity of requests: the Origin
  * policy, the bearer token from the Authorization header, the access_token
  * query or the Sec-WebSocket-Protocol list, HS256 verification (sh_jwt),
- * and the connection caps (quota.c) checked before the upgrade. */
+ * the client address (behind trusted proxies), the connection caps
+ * (quota.c) checked before the upgrade, and the close of a connection
+ * whose token expires while it is open. */
 #include "auth.h"
 #include "config.h"
+#include "conn.h"
 #include "frames.h"
+#include "proxy.h"
 #include "quota.h"
 #include "sh_err.h"
 #include "sh_jwt.h"
 #include "sh_log.h"
+#include "sh_time.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #define HDR_MAX 1024            /* Origin, Host */
+#define CLOSE_TOKEN_EXPIRED 4401
+#define EXPIRY_RECHECK_MAX_MS (300 * 1000)  /* a timer runs this long at most, so a wall clock
+                                             * that jumps (suspend, a step) is caught up on */
+#define EXP_MAX_S 253402300799.0            /* 9999-12-31T23:59:59Z */
 
 /* ---- pure parts ---------------------------------------------------------------------- */
 
@@ -126,6 +137,43 @@ int gw_auth_verify(const struct gw_config *cfg, const char *token, char uid[SH_U
     return rc;
 }
 
+int64_t gw_auth_deadline_ms(double exp_s, int64_t leeway_s)
+{
+    /* sh_jwt_verify() refuses at whole second 'now' once exp + leeway <= now: the token
+     * passes until the second ceil(exp + leeway) begins. */
+    double s = ceil(exp_s + (double)leeway_s);
+
+    if (!(s < EXP_MAX_S))
+        return INT64_MAX;
+    return (int64_t)s * 1000;
+}
+
+/* The deadline of 'token', which gw_auth_verify() has accepted (so it is well formed and
+ * has a numeric exp). Returns 0 or SH_ENOMEM. */
+static int token_deadline(const struct gw_config *cfg, const char *token, int64_t *deadline_ms)
+{
+    const char *p = strchr(token, '.'), *q = p ? strchr(p + 1, '.') : NULL;
+    size_t n = q ? (size_t)(q - p - 1) : 0;
+    unsigned char *buf = NULL;
+    json_t *claims = NULL, *exp;
+    int len, rc = SH_EINVAL;
+
+    if (!q || !(buf = malloc(n + 1)))
+        return q ? SH_ENOMEM : SH_EINVAL;
+    len = sh_b64url_decode(p + 1, n, buf, n + 1);
+    if (len < 0 || !(claims = json_loadb((const char *)buf, (size_t)len, 0, NULL)))
+        goto out;
+    exp = json_object_get(claims, "exp");
+    if (!json_is_number(exp))
+        goto out;
+    *deadline_ms = gw_auth_deadline_ms(json_number_value(exp), cfg->jwt_leeway_s);
+    rc = SH_OK;
+out:
+    json_decref(claims);
+    free(buf);
+    return rc;
+}
+
 /* ---- the lws side -------------------------------------------------------------------- */
 
 /* A whole header into 'out' ("" when absent or too long). */
@@ -184,13 +232,15 @@ out:
 }
 
 int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER_ID_MAX + 1],
-                     bool *mismatch, const char **why)
+                     bool *mismatch, int64_t *deadline_ms, const char **why)
 {
     char path[512], path_uid[SH_USER_ID_MAX + 1], *token = NULL;
     int rc = SH_OK;
 
     *mismatch = false;
     uid[0] = '\0';
+    if (deadline_ms)
+        *deadline_ms = 0;
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
         gw_ws_path_parse(path, path_uid, sizeof(path_uid)) != SH_OK)
         path_uid[0] = '\0';     /* a bad user id is answered after the upgrade */
@@ -212,17 +262,91 @@ int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER
         rc = SH_EINVAL;
         goto out;
     }
+    if (deadline_ms && token_deadline(app->cfg, token, deadline_ms)) {
+        *why = "exp unreadable";        /* verified, so only memory can fail here */
+        uid[0] = '\0';
+        rc = SH_EINVAL;
+        goto out;
+    }
     *mismatch = path_uid[0] && strcmp(path_uid, uid) != 0;
 out:
     free(token);
     return rc;
 }
 
-void gw_auth_peer(struct lws *wsi, char *out, size_t cap)
+/* X-Forwarded-For into 'out': every header of that name, joined with ','
+ * in order (lws keeps repeated headers as fragments). "" when absent or
+ * longer than 'cap' allows. */
+static void forwarded_for(struct lws *wsi, char *out, size_t cap)
 {
+    size_t used = 0;
+
     out[0] = '\0';
-    if (!lws_get_peer_simple(wsi, out, cap))
-        out[0] = '\0';
+    for (int i = 0; i < 16; i++) {
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_X_FORWARDED_FOR, i);
+        if (flen <= 0)
+            break;
+        if (used + (i ? 1 : 0) + (size_t)flen >= cap) {
+            out[0] = '\0';      /* too long: ignored as malformed */
+            return;
+        }
+        if (i)
+            out[used++] = ',';
+        if (lws_hdr_copy_fragment(wsi, out + used, (int)(cap - used), WSI_TOKEN_X_FORWARDED_FOR,
+                                  i) != flen) {
+            out[0] = '\0';
+            return;
+        }
+        used += (size_t)flen;
+    }
+}
+
+void gw_auth_peer(struct lws *wsi, const struct gw_config *cfg, char *out, size_t cap)
+{
+    char peer[64], xff[GW_PROXY_XFF_MAX + 1];
+
+    if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
+        peer[0] = '\0';
+    xff[0] = '\0';
+    /* The header is read only when it may count: nobody else gets to name an address. */
+    if (cfg->proxies.n && gw_proxy_trusted(&cfg->proxies, peer))
+        forwarded_for(wsi, xff, sizeof(xff));
+    gw_proxy_client_ip(&cfg->proxies, peer, xff[0] ? xff : NULL, out, cap);
+}
+
+static void expiry_arm(struct gw_conn *c, int64_t now_ms)
+{
+    int64_t wait_ms = c->token_deadline_ms - now_ms;
+
+    if (wait_ms > EXPIRY_RECHECK_MAX_MS)
+        wait_ms = EXPIRY_RECHECK_MAX_MS;
+    if (wait_ms < 1)
+        wait_ms = 1;
+    lws_set_timer_usecs(c->wsi, (lws_usec_t)wait_ms * LWS_US_PER_MS);
+}
+
+void gw_auth_expiry_watch(struct gw_conn *c)
+{
+    if (c->token_deadline_ms > 0)
+        expiry_arm(c, sh_now_ms());
+}
+
+void gw_auth_expiry_check(struct gw_conn *c)
+{
+    int64_t now = sh_now_ms();
+
+    if (c->token_deadline_ms <= 0 || c->state != GW_CONN_OPEN)
+        return;                         /* closing anyway */
+    if (now < c->token_deadline_ms) {
+        expiry_arm(c, now);
+        return;
+    }
+    /* A turn in flight goes on in the worker; the client resumes it with a fresh token. */
+    sh_log(SH_LOG_INFO, "ws token expired", "conn=%llu session=%s user=%s ip=%s",
+           (unsigned long long)c->id, c->session_id, c->user_id, c->peer);
+    gw_conn_send_error(c, "unauthorized", "the access token expired; reconnect with a fresh "
+                       "token", NULL, NULL);
+    gw_conn_close(c, CLOSE_TOKEN_EXPIRED, "token expired");
 }
 
 /* Answer the upgrade request with 'status' and {"error":"<code>"}, then
@@ -255,7 +379,7 @@ static void log_safe(char *s)
 
 int gw_auth_admit(struct lws *wsi, struct gw_app *app)
 {
-    char origin[HDR_MAX], host[HDR_MAX], uid[SH_USER_ID_MAX + 1], peer[64];
+    char origin[HDR_MAX], host[HDR_MAX], uid[SH_USER_ID_MAX + 1], peer[GW_IP_STRLEN];
     const char *why = NULL, *which = NULL;
     bool mismatch;
 
@@ -269,12 +393,12 @@ int gw_auth_admit(struct lws *wsi, struct gw_app *app)
         gw_metrics_error(&app->metrics, "origin_not_allowed");
         return refuse(wsi, 403, "Forbidden", "origin_not_allowed");
     }
-    if (gw_auth_identify(wsi, app, uid, &mismatch, &why)) {
+    if (gw_auth_identify(wsi, app, uid, &mismatch, NULL, &why)) {
         sh_log(SH_LOG_INFO, "ws refused", "status=401 reason=\"%s\"", why);
         gw_metrics_error(&app->metrics, "unauthorized");
         return refuse(wsi, 401, "Unauthorized", "unauthorized");
     }
-    gw_auth_peer(wsi, peer, sizeof(peer));
+    gw_auth_peer(wsi, app->cfg, peer, sizeof(peer));
     if (gw_quota_conn_check(app->quota, uid, peer, &which)) {
         sh_log(SH_LOG_WARN, "ws refused", "status=429 reason=\"too many connections per %s\" "
                "user=%s ip=%s", which, uid, peer);

@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "sh_envelope.h"
@@ -14,6 +15,7 @@
 #define GW_AUTH_SUBPROTOCOL "bearer"   /* Sec-WebSocket-Protocol: bearer, <jwt> */
 
 struct gw_config;
+struct gw_conn;
 
 /* May a browser page from 'origin' (the Origin header; NULL or "" for
  * clients that send none, which are allowed) open a WebSocket on a gateway
@@ -44,10 +46,28 @@ enum gw_token_src gw_auth_token(struct lws *wsi, bool websocket, char *out, size
 
 /* The identity of a WebSocket upgrade. With JWT_SECRET set: the token's
  * "sub" (401 without a valid token); a user id in the path that differs
- * sets '*mismatch'. Without: the path's user id, or "" (anonymous).
- * Returns 0 with 'uid' filled, or SH_EINVAL with '*why' set. */
+ * sets '*mismatch'; '*deadline_ms' (when not NULL) gets the wall-clock time
+ * in Unix ms at which the token stops passing gw_auth_verify(): its "exp"
+ * plus JWT_LEEWAY_S. Without: the path's user id, or "" (anonymous), and
+ * a deadline of 0 (none). Returns 0 with 'uid' filled, or SH_EINVAL with
+ * '*why' set. */
 int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER_ID_MAX + 1],
-                     bool *mismatch, const char **why);
+                     bool *mismatch, int64_t *deadline_ms, const char **why);
+
+/* The wall-clock time in Unix ms from which a token whose "exp" claim is
+ * 'exp_s' is refused with a leeway of 'leeway_s' seconds (as sh_jwt_verify()
+ * decides it on whole seconds); INT64_MAX for an "exp" beyond year 9999. */
+int64_t gw_auth_deadline_ms(double exp_s, int64_t leeway_s);
+
+/* Start watching the token of open connection 'c' (c->token_deadline_ms;
+ * 0 = no token, nothing to watch): a wsi timer (LWS_CALLBACK_TIMER, which
+ * lws cancels with the connection) calls gw_auth_expiry_check() when it
+ * passes. */
+void gw_auth_expiry_watch(struct gw_conn *c);
+/* LWS_CALLBACK_TIMER of connection 'c': once its token has expired, queue
+ * an "unauthorized" error frame and close with 4401; before that (an early
+ * or clamped timer, a wall clock set back) arm the timer again. */
+void gw_auth_expiry_check(struct gw_conn *c);
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE for a session URL: the Origin, the
  * token and the connection caps. Returns 0 to let the upgrade go on, or
@@ -55,7 +75,9 @@ int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER
  * too_many_connections (JSON body; the connection is closed). */
 int gw_auth_admit(struct lws *wsi, struct gw_app *app);
 
-/* The client's IP address into 'out' ("" when unknown). */
-void gw_auth_peer(struct lws *wsi, char *out, size_t cap);
+/* The client's IP address into 'out' (>= GW_IP_STRLEN; "" when unknown):
+ * the TCP peer, or, when that is one of GATEWAY_TRUSTED_PROXIES, the
+ * address its X-Forwarded-For names (see gw_proxy_client_ip()). */
+void gw_auth_peer(struct lws *wsi, const struct gw_config *cfg, char *out, size_t cap);
 
 #endif

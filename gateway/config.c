@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_ITEMS 24
+#define N_ITEMS 25
 
 /* The id becomes part of a topic name, which also travels in reply_to. */
 #define ID_MAX (SH_TOPIC_MAX - (int)sizeof(SH_TOPIC_REPLIES_PFX) + 1)
@@ -81,6 +81,10 @@ static void table(struct gw_config *c, struct sh_cfg_item *t)
         {"max-conns-per-ip", "GATEWAY_MAX_CONNS_PER_IP", SH_CFG_INT, "4096", 0, 1000000, false,
          "WebSocket connections per client IP on this gateway, more get HTTP 429 (0: no limit)",
          &c->max_conns_ip},
+        {"trusted-proxies", "GATEWAY_TRUSTED_PROXIES", SH_CFG_STR, "", 0, -1, false,
+         "comma list of reverse-proxy IPs/CIDRs (IPv4, IPv6) whose X-Forwarded-For names the "
+         "client for the per-IP cap and the logs (empty: trust none, use the TCP peer)",
+         &c->trusted_proxies},
     };
     memcpy(t, items, sizeof(items));
 }
@@ -137,6 +141,10 @@ int gw_config_load(struct gw_config *c, int argc, char **argv)
                     "A-Z a-z 0-9 . _ -\n", c->id);
             return SH_EINVAL;
         }
+    }
+    if (gw_proxy_list_parse(&c->proxies, c->trusted_proxies, err, sizeof(err))) {
+        fprintf(stderr, "gateway: configuration error: GATEWAY_TRUSTED_PROXIES: %s\n", err);
+        return SH_EINVAL;
     }
     if (!c->brokers[0]) {
         fprintf(stderr, "gateway: configuration error: KAFKA_BROKERS is empty\n");

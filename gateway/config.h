@@ -3,6 +3,8 @@
 #define GW_CONFIG_H
 #include <stdint.h>
 
+#include "proxy.h"
+
 struct gw_config {
     char *host;                 /* listen address */
     int64_t port;               /* listen port (HTTP and WebSocket) */
@@ -28,6 +30,8 @@ struct gw_config {
     int64_t rate_burst;         /* ... of which this many may come at once */
     int64_t max_conns_user;     /* WebSocket connections per user id; 0 = no limit */
     int64_t max_conns_ip;       /* WebSocket connections per client IP; 0 = no limit */
+    char *trusted_proxies;      /* GATEWAY_TRUSTED_PROXIES as written */
+    struct gw_proxy_list proxies;   /* ... parsed: whose X-Forwarded-For names the client */
 };
 
 /* Fill 'c' from defaults, the environment and --name=value flags, and make

@@ -59,7 +59,10 @@ struct gw_conn {
     bool counted;                       /* in the connection caps (quota.c) */
     char session_id[SH_UUID_LEN + 1];
     char user_id[SH_USER_ID_MAX + 1];
-    char peer[48];                      /* client IP, for the per-IP cap */
+    char peer[48];                      /* client IP, for the per-IP cap (behind a trusted
+                                         * proxy: from X-Forwarded-For) */
+    int64_t token_deadline_ms;          /* wall clock: the token's exp + leeway, when the
+                                         * connection is closed with 4401; 0 = no token */
 };
 
 /* What gw_bridge_publish() carries as opaque: enough to find the connection

@@ -482,7 +482,7 @@ static void identify(struct lws *wsi, struct gw_conn *c)
 
     if (!c->app->cfg->jwt_secret[0])
         return;
-    if (gw_auth_identify(wsi, c->app, uid, &mismatch, &why)) {
+    if (gw_auth_identify(wsi, c->app, uid, &mismatch, &c->token_deadline_ms, &why)) {
         c->setup_err = "unauthorized";
         c->setup_msg = "a valid access token is required";
     } else if (mismatch) {
@@ -529,7 +529,7 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
         snprintf(c->user_id, sizeof(c->user_id), "anon-%s", uuid);
     }
     /* Checked before the upgrade already (429); counted from here on. */
-    gw_auth_peer(wsi, c->peer, sizeof(c->peer));
+    gw_auth_peer(wsi, app->cfg, c->peer, sizeof(c->peer));
     rc = gw_quota_conn_add(app->quota, c->user_id, c->peer, &which);
     if (rc) {
         c->setup_err = rc == SH_EFULL ? "too_many_connections" : "unavailable";
@@ -555,9 +555,10 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
         gw_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unavailable");
         return;
     }
-    sh_log(SH_LOG_INFO, "ws open", "conn=%llu session=%s user=%s resumed=%d last_seq=%lld",
-           (unsigned long long)c->id, c->session_id, c->user_id, c->resumed,
-           (long long)c->last_seq);
+    sh_log(SH_LOG_INFO, "ws open", "conn=%llu session=%s user=%s ip=%s resumed=%d "
+           "last_seq=%lld", (unsigned long long)c->id, c->session_id, c->user_id, c->peer,
+           c->resumed, (long long)c->last_seq);
+    gw_auth_expiry_watch(c);
 }
 
 /* Exactly one lws_write per call, from the head of the queue. */
@@ -663,6 +664,10 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return c->id ? on_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->id ? on_writeable(c) : 0;
+    case LWS_CALLBACK_TIMER:            /* the token's expiry (auth.c) */
+        if (c && c->id)
+            gw_auth_expiry_check(c);
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (c)
             on_closed(c);

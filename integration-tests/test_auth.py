@@ -2,8 +2,11 @@
 tokens made here with hmac, as Supabase makes them) and DATABASE_URL, a worker, mock-llm and a
 persister. A valid token works through each of its three carriers; missing, expired, forged,
 alg=none and wrong-audience tokens get HTTP 401 before the upgrade; a path user id that is not
-the token's gets 4403, as does resuming another user's session; the read API serves only the
-token's user (X-User-Id counts for nothing); a foreign browser Origin gets 403."""
+the token's gets 4403, as does resuming another user's session; a token that expires while its
+socket is open closes it with `unauthorized` and 4401 (the session resumes with a fresh one);
+the read API serves only the token's user (X-User-Id counts for nothing); a foreign browser
+Origin gets 403."""
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -185,6 +188,56 @@ def test_resume_of_another_users_session_is_4403(env):
             t = await c2.turn("still mine", timeout=60)
             assert t.finish_reason == "stop"
     run(body(), 90)
+
+
+def test_token_expiry_closes_the_socket(env):
+    """The socket lives until its token's exp + JWT_LEEWAY_S, not a moment longer: then an
+    `unauthorized` error frame and close 4401. A turn in flight at that moment goes on in the
+    worker, and the session resumes (with what it missed) under a fresh token."""
+    s, _ = env
+    leeway = 1
+    gw = s.start_gateway(env={"JWT_LEEWAY_S": str(leeway)})
+    base = s.ws_url("/ws/session", gw=gw)
+    u = f"auth_exp_{uuid.uuid4().hex[:6]}"
+
+    async def body():
+        exp = int(time.time()) + 4
+        deadline = exp + leeway
+        c = await WsClient.open(f"{base}?access_token={token(u, exp=exp)}")
+        t = await c.turn("before the expiry", timeout=30)
+        assert t.finish_reason == "stop", t.frames
+        # Shortly before the deadline the socket is open and answers.
+        await asyncio.sleep(max(0.0, deadline - 0.9 - time.time()))
+        await c.send_json({"type": "ping"})
+        assert (await c.expect_frame("pong", 2))["ts"] > 0
+        # A turn whose first token comes 3 s later (mock-llm's slow fault): in flight at the
+        # deadline.
+        await asyncio.sleep(max(0.0, deadline - 0.5 - time.time()))
+        msg_id = await c.send_message(f"expiring mid-turn [[fault:slow]] {uuid.uuid4().hex[:8]}")
+        code, frames = await c.expect_close(10)
+        closed_at = time.time()
+        assert code == 4401, (code, frames)
+        assert closed_at >= deadline - 0.05, f"closed {deadline - closed_at:.2f}s before exp"
+        assert closed_at < deadline + 3, f"closed {closed_at - deadline:.2f}s after exp"
+        errors = [f for f in frames if f["type"] == "error"]
+        assert [e["code"] for e in errors] == ["unauthorized"], frames
+        assert "expired" in errors[0]["message"], errors
+        assert not any(f["type"] == "done" for f in frames), "the turn was not in flight"
+        acks = [f for f in frames if f["type"] == "ack"]
+        assert acks and acks[0]["id"] == msg_id, frames
+        # A fresh token resumes the session; the turn's answer arrives in full.
+        async with await WsClient.open(base, session_id=c.session_id, last_seq=c.last_seq,
+                                       additional_headers={
+                                           "Authorization": f"Bearer {token(u)}"}) as c2:
+            assert c2.session["resumed"] is True and c2.user_id == u
+            t2 = await c2.collect_turn(30)
+            assert t2.turn_id == acks[0]["turn_id"], (t2.frames, acks)
+            assert t2.finish_reason == "stop" and t2.tokens, t2.frames
+            t3 = await c2.turn("after the resume", timeout=30)
+            assert t3.finish_reason == "stop", t3.frames
+    run(body(), 90)
+    log = gw.log_text()
+    assert "ws token expired" in log and f"user={u}" in log
 
 
 def test_origin_policy(env):

@@ -1,8 +1,10 @@
 """Abuse limits against real services (anonymous mode), with short limits so the file is fast:
 the per-user message rate (a `rate_limited` error with `retry_after_ms`, the connection kept
 and usable, the message accepted once the hint has passed), the per-user and per-IP
-connection caps (HTTP 429 before the upgrade; room again once one closes), and the worker's
-LLM_MAX_TURN_MS (a long answer ends with `turn_too_long` and `done`)."""
+connection caps (HTTP 429 before the upgrade; room again once one closes), the per-IP cap behind
+a trusted proxy (GATEWAY_TRUSTED_PROXIES: each X-Forwarded-For client has its own; without it
+the header counts for nothing), and the worker's LLM_MAX_TURN_MS (a long answer ends with
+`turn_too_long` and `done`)."""
 import asyncio
 import time
 import uuid
@@ -24,21 +26,21 @@ STACK_ENV = {
 }
 
 
-async def status_of(url: str) -> int:
+async def status_of(url: str, **kw) -> int:
     try:
-        c = await WsClient.open(url)
+        c = await WsClient.open(url, **kw)
     except InvalidStatus as e:
         return e.response.status_code
     await c.close()
     return 101
 
 
-async def open_when_room(url: str, timeout: float = 5) -> WsClient:
+async def open_when_room(url: str, timeout: float = 5, **kw) -> WsClient:
     """A closed connection leaves the count when the gateway has seen its close: retry briefly."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return await WsClient.open(url)
+            return await WsClient.open(url, **kw)
         except InvalidStatus as e:
             if e.response.status_code != 429 or time.monotonic() > deadline:
                 raise
@@ -105,6 +107,66 @@ def test_connections_per_ip(stack):
                 await c.close()
     run(body(), 60)
     assert "too many connections per ip" in stack.gateway.log_text()
+
+
+def xff(addr: str) -> dict:
+    return {"additional_headers": {"X-Forwarded-For": addr}}
+
+
+def test_connections_per_ip_behind_trusted_proxy(stack):
+    """The test client (127.0.0.1) is the trusted proxy: the rightmost X-Forwarded-For address
+    that is not a trusted proxy is the client, with a per-IP cap of its own."""
+    gw = stack.start_gateway(env={"GATEWAY_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"})
+    url = stack.ws_url("/ws/session", gw=gw)
+    a, b = "203.0.113.7", "198.51.100.23"
+
+    async def body():
+        held = []
+        try:
+            for _ in range(PER_IP):
+                held.append(await open_when_room(url, **xff(a)))
+            assert await status_of(url, **xff(a)) == 429
+            # Spoofed entries left of the address the proxy appended are not read, nor are
+            # trusted proxies right of it (a port, as some balancers send, is dropped).
+            assert await status_of(url, **xff(f"{b}, {a}")) == 429
+            assert await status_of(url, **xff(f"{a}:51234, 10.1.2.3")) == 429
+            # Another client behind the same proxy has its own cap, and so has the proxy.
+            for _ in range(PER_IP):
+                held.append(await open_when_room(url, **xff(f"{a}, {b}")))
+            assert await status_of(url, **xff(b)) == 429
+            for _ in range(PER_IP - 1):
+                held.append(await open_when_room(url))
+            # A malformed header counts as the proxy itself, which is now full too.
+            held.append(await open_when_room(url, **xff("not-an-ip")))
+            assert await status_of(url) == 429
+            assert await status_of(url, **xff(f"{a}, ,{b}")) == 429      # "" on the way: the peer
+            await held.pop(0).close()                                      # one of a's
+            held.append(await open_when_room(url, **xff(a)))
+        finally:
+            for c in held:
+                await c.close()
+    run(body(), 90)
+    refusals = [ln for ln in gw.log_text().splitlines()
+                if "status=429" in ln and "too many connections per ip" in ln]
+    for addr in (a, b, "127.0.0.1"):
+        assert any(f"ip={addr}" in ln for ln in refusals), (addr, refusals)
+
+
+def test_forwarded_for_ignored_without_trusted_proxies(stack):
+    """The module's gateway trusts nobody: X-Forwarded-For cannot buy more connections."""
+    url = stack.ws_url("/ws/session")
+
+    async def body():
+        held = []
+        try:
+            for i in range(PER_IP):
+                held.append(await open_when_room(url, **xff(f"203.0.113.{i + 1}")))
+            assert await status_of(url, **xff("198.51.100.99")) == 429
+        finally:
+            for c in held:
+                await c.close()
+    run(body(), 60)
+    assert "ip=198.51.100.99" not in stack.gateway.log_text()
 
 
 def test_turn_too_long(stack):
