@@ -2,6 +2,7 @@
  * one bounded request per connection. */
 #include "sh_admin.h"
 #include "sh_err.h"
+#include "sh_log.h"
 #include "sh_time.h"
 
 #include <errno.h>
@@ -365,4 +366,22 @@ void sh_admin_destroy(struct sh_admin *a)
     if (a->wake[1] >= 0)
         close(a->wake[1]);
     free(a);
+}
+
+int sh_admin_start(const char *host, int port, struct sh_metrics *metrics,
+                   sh_admin_ready_fn ready, void *ready_ctx, struct sh_admin **out)
+{
+    char err[512];
+
+    *out = NULL;
+    if (port < 0)
+        return SH_OK;
+    *out = sh_admin_create(host, port, metrics, ready, ready_ctx, err, sizeof(err));
+    if (!*out) {
+        sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
+        return SH_EIO;
+    }
+    sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", host ? host : "0.0.0.0",
+           sh_admin_port(*out));
+    return SH_OK;
 }

@@ -48,4 +48,15 @@ int sh_admin_port(const struct sh_admin *a);
  * any, is dropped. NULL-safe. */
 void sh_admin_destroy(struct sh_admin *a);
 
+/* For a service's main(): the admin server as configured. With 'port' < 0
+ * (disabled) sets '*out' to NULL and returns 0. Otherwise sh_admin_create()
+ * with the same arguments; on success logs "admin listening" with host= and
+ * port= (the bound port: tests and operators read an ephemeral one from this
+ * line), sets '*out' and returns 0; on failure logs "admin server" with the
+ * reason at error level, sets '*out' to NULL and returns SH_EIO. Unlike the
+ * rest of this module it logs, because it stands in for main(), where the
+ * failure is handled. The caller frees '*out' with sh_admin_destroy(). */
+int sh_admin_start(const char *host, int port, struct sh_metrics *metrics,
+                   sh_admin_ready_fn ready, void *ready_ctx, struct sh_admin **out);
+
 #endif

@@ -7,6 +7,7 @@
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
+#include "sh_readiness.h"
 #include "sh_signal.h"
 
 #include <stdio.h>
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
     struct pst_config cfg;
     struct pst_consumer *c = NULL;
     struct sh_admin *admin = NULL;
+    struct pst_metrics *m;
     char err[512];
     int rc;
 
@@ -33,17 +35,10 @@ int main(int argc, char **argv)
         sh_log(SH_LOG_ERROR, "startup failed", "err=\"%s\"", err);
         goto out;
     }
-    if (cfg.admin_port >= 0) {
-        struct pst_metrics *m = pst_consumer_metrics(c);
-        admin = sh_admin_create(cfg.admin_host, (int)cfg.admin_port, m->reg, pst_metrics_ready, m,
-                                err, sizeof(err));
-        if (!admin) {
-            sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
-            goto out;
-        }
-        sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", cfg.admin_host,
-               sh_admin_port(admin));
-    }
+    m = pst_consumer_metrics(c);
+    if (sh_admin_start(cfg.admin_host, (int)cfg.admin_port, m->reg, sh_readiness_check,
+                       &m->ready, &admin))
+        goto out;
     sh_log(SH_LOG_INFO, "persister started",
            "brokers=%s group=%s topic=%s dlq=%s batch_max=%lld", cfg.brokers, cfg.group,
            sh_topic(SH_TOPIC_EVENTS), sh_topic(SH_TOPIC_DLQ), (long long)cfg.batch_max);

@@ -1,13 +1,12 @@
-/* persister metrics (chat_persister_*) and readiness state for the admin server. */
+/* persister metrics (chat_persister_*) and the readiness state (libshared/sh_readiness.h)
+ * the admin server answers /readyz from. */
 #ifndef PST_METRICS_H
 #define PST_METRICS_H
 #include <librdkafka/rdkafka.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
 #include "sh_metrics.h"
+#include "sh_readiness.h"
 
 /* Every pointer may be NULL (not initialised): the sh_* updates are then no-ops. */
 struct pst_metrics {
@@ -18,10 +17,9 @@ struct pst_metrics {
     struct sh_metric *write_seconds;    /* chat_persister_db_write_seconds */
     struct sh_metric *dead_letters;     /* chat_persister_dead_letters_total */
     struct sh_metric *db_errors;        /* chat_persister_db_errors_total */
-    /* Readiness, written by the main loop, read by the admin thread. */
-    atomic_bool kafka_up;
-    atomic_bool db_up;
-    int64_t next_probe_ms;              /* main loop only */
+    /* Kafka + database, written by the main loop, read by the admin thread
+     * (sh_readiness_check with &ready). */
+    struct sh_readiness ready;
 };
 
 /* Create the registry and every family. Returns 0 or SH_ENOMEM (then every update is a
@@ -29,11 +27,7 @@ struct pst_metrics {
 int pst_metrics_init(struct pst_metrics *m);
 /* Free the registry; after the admin server is gone. NULL-safe. */
 void pst_metrics_free(struct pst_metrics *m);
-/* From the main loop: record 'db_up' now and, at most every 2 s, probe Kafka through 'rk'
- * (a metadata request, <= 300 ms). */
+/* From the main loop: sh_readiness_probe() on the readiness state. */
 void pst_metrics_probe(struct pst_metrics *m, rd_kafka_t *rk, bool db_up);
-/* sh_admin_ready_fn: ready when Kafka answers and the database connection is up.
- * 'ctx' is the struct pst_metrics. Reads atomics only. */
-int pst_metrics_ready(void *ctx, char *reason, size_t reason_len);
 
 #endif

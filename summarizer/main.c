@@ -7,6 +7,7 @@
 #include "sh_err.h"
 #include "sh_kafka.h"
 #include "sh_log.h"
+#include "sh_readiness.h"
 #include "sh_signal.h"
 
 #include <curl/curl.h>
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
     struct sum_config cfg;
     struct sum_consumer *c = NULL;
     struct sh_admin *admin = NULL;
+    struct sum_metrics *m;
     char err[512];
     int rc;
 
@@ -45,17 +47,10 @@ int main(int argc, char **argv)
         goto out;
     }
     the_consumer = c;
-    if (cfg.admin_port >= 0) {
-        struct sum_metrics *m = sum_consumer_metrics(c);
-        admin = sh_admin_create(cfg.admin_host, (int)cfg.admin_port, m->reg, sum_metrics_ready, m,
-                                err, sizeof(err));
-        if (!admin) {
-            sh_log(SH_LOG_ERROR, "admin server", "err=\"%s\"", err);
-            goto out;
-        }
-        sh_log(SH_LOG_INFO, "admin listening", "host=%s port=%d", cfg.admin_host,
-               sh_admin_port(admin));
-    }
+    m = sum_consumer_metrics(c);
+    if (sh_admin_start(cfg.admin_host, (int)cfg.admin_port, m->reg, sh_readiness_check,
+                       &m->ready, &admin))
+        goto out;
     sh_log(SH_LOG_INFO, "summarizer started", "brokers=%s group=%s topic=%s llm=%s model=%s "
            "concurrency=%lld", cfg.brokers, cfg.group, sh_topic(SH_TOPIC_EVENTS), cfg.base_url,
            cfg.model, (long long)cfg.concurrency);

@@ -1,22 +1,13 @@
-/* summarizer metrics (chat_summarizer_*) and readiness state for the admin server.
+/* summarizer metrics (chat_summarizer_*); the readiness state is an sh_readiness.
  * Families are registered once at start; the jobs update them lock-free. */
 #include "metrics.h"
-#include "sh_kafka.h"
 #include "sh_err.h"
-#include "sh_time.h"
-
-#include <stdio.h>
-
-#define PROBE_EVERY_MS 2000
-#define PROBE_TIMEOUT_MS 300
 
 int sum_metrics_init(struct sum_metrics *m)
 {
     struct sh_metrics *r = sh_metrics_create();
 
-    atomic_store(&m->kafka_up, false);
-    atomic_store(&m->db_up, false);
-    m->next_probe_ms = 0;
+    sh_readiness_init(&m->ready);
     if (!r)
         return SH_ENOMEM;
     m->reg = r;
@@ -44,29 +35,5 @@ void sum_metrics_free(struct sum_metrics *m)
 
 void sum_metrics_probe(struct sum_metrics *m, rd_kafka_t *rk, bool db_up)
 {
-    int64_t now = sh_mono_ms();
-    bool up;
-
-    atomic_store(&m->db_up, db_up);
-    if (!rk || now < m->next_probe_ms)
-        return;
-    m->next_probe_ms = now + PROBE_EVERY_MS;
-    /* A metadata round trip is the cheapest proof that a broker answers. */
-    up = sh_kafka_reachable(rk, PROBE_TIMEOUT_MS);
-    atomic_store(&m->kafka_up, up);
-}
-
-int sum_metrics_ready(void *ctx, char *reason, size_t reason_len)
-{
-    struct sum_metrics *m = ctx;
-
-    if (!atomic_load(&m->kafka_up)) {
-        snprintf(reason, reason_len, "kafka not reachable");
-        return 1;
-    }
-    if (!atomic_load(&m->db_up)) {
-        snprintf(reason, reason_len, "database not connected");
-        return 1;
-    }
-    return 0;
+    sh_readiness_probe(&m->ready, rk, db_up);
 }

@@ -1,22 +1,20 @@
-/* Commit points for out-of-order completion: lowest held offset, else after the last seen. */
+/* Commit points of every partition the summarizer reads: a map from partition to its
+ * sh_offsets (libshared), where session_end events stay held while their summary runs. */
 #include "offsets.h"
 #include "sh_err.h"
+#include "sh_offsets.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct part {
     int32_t partition;
-    int64_t next;          /* after the last offset seen */
-    int64_t reported;      /* last commit point handed out, -1 = none */
-    int64_t *held;         /* increasing */
-    size_t n_held, cap_held;
+    struct sh_offsets offs;
 };
 
 struct sum_offsets {
     struct part *parts;
     size_t n, cap;
-    size_t held;
 };
 
 struct sum_offsets *sum_offsets_create(void)
@@ -29,7 +27,7 @@ void sum_offsets_destroy(struct sum_offsets *o)
     if (!o)
         return;
     for (size_t i = 0; i < o->n; i++)
-        free(o->parts[i].held);
+        sh_offsets_free(&o->parts[i].offs);
     free(o->parts);
     free(o);
 }
@@ -57,50 +55,29 @@ static struct part *get(struct sum_offsets *o, int32_t partition)
         o->cap = cap;
     }
     p = &o->parts[o->n++];
-    memset(p, 0, sizeof(*p));
     p->partition = partition;
-    p->next = -1;
-    p->reported = -1;
+    sh_offsets_init(&p->offs);
     return p;
 }
 
 int sum_offsets_seen(struct sum_offsets *o, int32_t partition, int64_t offset, bool held)
 {
     struct part *p = get(o, partition);
+    int rc;
 
     if (!p)
         return SH_ENOMEM;
-    if (held) {
-        if (p->n_held == p->cap_held) {
-            size_t cap = p->cap_held ? p->cap_held * 2 : 16;
-            int64_t *nh = realloc(p->held, cap * sizeof(*nh));
-            if (!nh)
-                return SH_ENOMEM;
-            p->held = nh;
-            p->cap_held = cap;
-        }
-        p->held[p->n_held++] = offset;
-        o->held++;
-    }
-    if (offset + 1 > p->next)
-        p->next = offset + 1;
-    return SH_OK;
+    rc = sh_offsets_add(&p->offs, offset, held);
+    /* An offset below one seen (only after a broker-side reset) that nobody holds changes
+     * nothing: the commit point is already past it. */
+    return rc == SH_EINVAL && !held ? SH_OK : rc;
 }
 
 int sum_offsets_done(struct sum_offsets *o, int32_t partition, int64_t offset)
 {
     struct part *p = find(o, partition);
 
-    if (!p)
-        return SH_ENOTFOUND;
-    for (size_t i = 0; i < p->n_held; i++)
-        if (p->held[i] == offset) {
-            memmove(&p->held[i], &p->held[i + 1], (p->n_held - i - 1) * sizeof(*p->held));
-            p->n_held--;
-            o->held--;
-            return SH_OK;
-        }
-    return SH_ENOTFOUND;
+    return p ? sh_offsets_done(&p->offs, offset) : SH_ENOTFOUND;
 }
 
 void sum_offsets_forget(struct sum_offsets *o, int32_t partition)
@@ -109,8 +86,7 @@ void sum_offsets_forget(struct sum_offsets *o, int32_t partition)
 
     if (!p)
         return;
-    o->held -= p->n_held;
-    free(p->held);
+    sh_offsets_free(&p->offs);
     *p = o->parts[--o->n];
 }
 
@@ -120,18 +96,20 @@ size_t sum_offsets_collect(struct sum_offsets *o, int32_t *parts, int64_t *next,
     size_t k = 0;
 
     for (size_t i = 0; i < o->n && k < max; i++) {
-        struct part *p = &o->parts[i];
-        int64_t at = p->n_held ? p->held[0] : p->next;
-        if (at < 0 || (!all && at == p->reported))
+        int64_t at = sh_offsets_commit_point(&o->parts[i].offs, all);
+        if (at < 0)
             continue;
-        parts[k] = p->partition;
+        parts[k] = o->parts[i].partition;
         next[k++] = at;
-        p->reported = at;
     }
     return k;
 }
 
 size_t sum_offsets_held(const struct sum_offsets *o)
 {
-    return o->held;
+    size_t n = 0;
+
+    for (size_t i = 0; i < o->n; i++)
+        n += sh_offsets_pending(&o->parts[i].offs);
+    return n;
 }
