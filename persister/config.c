@@ -17,7 +17,7 @@ static void table(struct pst_config *c, struct sh_cfg_item *t)
          "consumer group on chat.events shared by all persisters", &c->group},
         {"database-url", "DATABASE_URL", SH_CFG_STR, "postgresql://chat@127.0.0.1:5432/chat", 0,
          -1, true, "PostgreSQL connection URI (libpq)", &c->database_url},
-        {"batch-max", "PERSISTER_BATCH_MAX", SH_CFG_INT, "500", 1, 10000, false,
+        {"batch-max", "PERSISTER_BATCH_MAX", SH_CFG_INT, "2000", 1, 10000, false,
          "events written in one transaction at most", &c->batch_max},
         {"batch-wait-ms", "PERSISTER_BATCH_WAIT_MS", SH_CFG_INT, "20", 0, 5000, false,
          "after the first event of a batch, wait this long for more", &c->batch_wait_ms},

@@ -1,11 +1,15 @@
 /* The persister's loop: fill a batch from chat.events, write it in one transaction, send
- * poison to chat.dlq, then commit the offsets. While the database is away, every partition
- * is paused and the batch is retried with backoff; nothing moves on until it is written. */
+ * poison to chat.dlq, then commit the offsets. The write runs on the writer thread while the
+ * loop polls and decodes the next batch (one write in flight at most, so batches reach the
+ * database and their offsets are committed in order). While the database is away, every
+ * partition is paused and the batch is retried with backoff; nothing moves on until it is
+ * written. */
 #include "consume.h"
 #include "batch.h"
 #include "db.h"
 #include "dlq.h"
 #include "metrics.h"
+#include "writer.h"
 #include "sh_consumer.h"
 #include "sh_err.h"
 #include "sh_kafka.h"
@@ -19,6 +23,26 @@
 #include <string.h>
 
 #define REPORT_EVERY_MS 10000
+/* While a write is in flight, Kafka is polled in steps this long to notice its end. */
+#define INFLIGHT_POLL_MS 2
+
+/* A batch: msgs[i] decoded into rows[i]; ptrs[i] = &rows[i]. */
+struct pst_batch {
+    rd_kafka_message_t **msgs;
+    struct pst_row *rows;
+    struct pst_row **ptrs;
+    size_t n;
+};
+
+/* The write in flight on the writer thread: its inputs and its outcome. */
+struct pst_job {
+    struct pst_consumer *c;
+    struct pst_batch *b;
+    int rc;
+    size_t inserted;
+    int64_t us;                 /* duration of pst_db_write */
+    char err[512];
+};
 
 struct pst_consumer {
     const struct pst_config *cfg;
@@ -27,11 +51,14 @@ struct pst_consumer {
     struct sh_pg *pg;
     struct sh_map *known;       /* sessions already stored (pst_db_write's cache) */
     struct pst_dlq *dlq;
-    /* the batch in flight: msgs[i] decoded into rows[i]; ptrs[i] = &rows[i] */
-    rd_kafka_message_t **msgs;
-    struct pst_row *rows;
-    struct pst_row **ptrs;
-    size_t n, cap;
+    /* 'cur' is being filled; 'fly' is being written (while 'flying'), then committed */
+    struct pst_batch bufs[2];
+    struct pst_batch *cur, *fly;
+    size_t cap;
+    bool flying;
+    struct pst_writer *w;
+    struct pst_job job;
+    bool db_up;                 /* the connection's state after the last write */
     /* messages that arrived while paused, oldest first (their partitions are paused) */
     rd_kafka_message_t **stash;
     size_t n_stash, cap_stash;
@@ -88,14 +115,21 @@ struct pst_consumer *pst_consumer_create(const struct pst_config *cfg, char *err
     c->topic = sh_topic(SH_TOPIC_EVENTS);
     c->give_up_at = -1;
     c->cap = cap;
-    c->msgs = calloc(cap, sizeof(*c->msgs));
-    c->rows = calloc(cap, sizeof(*c->rows));
-    c->ptrs = calloc(cap, sizeof(*c->ptrs));
-    if (!c->msgs || !c->rows || !c->ptrs)
-        goto nomem;
-    for (size_t i = 0; i < cap; i++)
-        c->ptrs[i] = &c->rows[i];
+    for (int k = 0; k < 2; k++) {
+        struct pst_batch *b = &c->bufs[k];
+        b->msgs = calloc(cap, sizeof(*b->msgs));
+        b->rows = calloc(cap, sizeof(*b->rows));
+        b->ptrs = calloc(cap, sizeof(*b->ptrs));
+        if (!b->msgs || !b->rows || !b->ptrs)
+            goto nomem;
+        for (size_t i = 0; i < cap; i++)
+            b->ptrs[i] = &b->rows[i];
+    }
+    c->cur = &c->bufs[0];
+    c->fly = &c->bufs[1];
     if (!(c->pg = sh_pg_create(cfg->database_url, "persister")))
+        goto nomem;
+    if (!(c->w = pst_writer_create()))
         goto nomem;
     if (!(c->dlq = pst_dlq_create(cfg->brokers, sh_topic(SH_TOPIC_DLQ), err, errlen)))
         goto fail;
@@ -121,22 +155,27 @@ void pst_consumer_destroy(struct pst_consumer *c)
 {
     if (!c)
         return;
-    /* Order: leave the group, flush the DLQ, then close the database. */
+    /* Order: finish the write in flight, leave the group, flush the DLQ, then close the
+     * database. */
+    pst_writer_destroy(c->w);
     sh_consumer_destroy(c->kc);
     pst_dlq_destroy(c->dlq);
     pst_metrics_free(&c->m);
     sh_pg_destroy(c->pg);
     sh_map_destroy(c->known);
-    for (size_t i = 0; i < c->n; i++) {
-        pst_row_free(&c->rows[i]);
-        rd_kafka_message_destroy(c->msgs[i]);
+    for (int k = 0; k < 2; k++) {
+        struct pst_batch *b = &c->bufs[k];
+        for (size_t i = 0; i < b->n; i++) {
+            pst_row_free(&b->rows[i]);
+            rd_kafka_message_destroy(b->msgs[i]);
+        }
+        free(b->msgs);
+        free(b->rows);
+        free(b->ptrs);
     }
     for (size_t i = 0; i < c->n_stash; i++)
         rd_kafka_message_destroy(c->stash[i]);
     free(c->stash);
-    free(c->msgs);
-    free(c->rows);
-    free(c->ptrs);
     free(c->parts);
     free(c->next);
     free(c);
@@ -151,13 +190,13 @@ static void on_error(const rd_kafka_message_t *m)
 }
 
 /* Take 'm' into the batch (decoding it now: a poison verdict needs no database). */
-static void batch_add(struct pst_consumer *c, rd_kafka_message_t *m)
+static void batch_add(struct pst_batch *b, rd_kafka_message_t *m)
 {
-    struct pst_row *row = &c->rows[c->n];
+    struct pst_row *row = &b->rows[b->n];
 
     if (pst_row_decode(m->payload, m->len, row) == SH_ENOMEM)
         pst_row_poison(row, "out of memory while decoding");  /* retried via the DLQ path */
-    c->msgs[c->n++] = m;
+    b->msgs[b->n++] = m;
 }
 
 static int stash_add(struct pst_consumer *c, rd_kafka_message_t *m)
@@ -174,32 +213,43 @@ static int stash_add(struct pst_consumer *c, rd_kafka_message_t *m)
     return SH_OK;
 }
 
-/* Collect a batch: stashed messages first, then up to batch_max from Kafka, waiting at most
- * batch_wait_ms after the first one. Returns with an empty batch after ~200 ms of quiet. */
+/* Collect into 'cur': stashed messages first, then up to batch_max from Kafka, waiting at
+ * most batch_wait_ms after the first one, and beyond that for as long as the write in flight
+ * runs (a busy database gets bigger batches). Returns when 'cur' is full, when it is due and
+ * no write is in flight, when an empty 'cur' sees the write in flight end, or after ~200 ms
+ * of quiet with nothing. */
 static void fill(struct pst_consumer *c)
 {
+    struct pst_batch *b = c->cur;
     int64_t deadline = 0;
     size_t take = 0;
 
-    while (take < c->n_stash && c->n < c->cap)
-        batch_add(c, c->stash[take++]);
+    while (take < c->n_stash && b->n < c->cap)
+        batch_add(b, c->stash[take++]);
     if (take) {
         memmove(c->stash, c->stash + take, (c->n_stash - take) * sizeof(*c->stash));
         c->n_stash -= take;
     }
-    if (c->n)
+    if (b->n)
         deadline = sh_mono_ms() + c->cfg->batch_wait_ms;
-    while (c->n < c->cap && !sh_stop) {
+    while (b->n < c->cap && !sh_stop) {
         int timeout = 200;
+        bool landed = c->flying && pst_writer_done(c->w);
         rd_kafka_message_t *m;
 
-        if (c->n) {
+        if (b->n) {
             int64_t left = deadline - sh_mono_ms();
             timeout = left > 0 ? (int)left : 0;
+            if (timeout == 0 && (!c->flying || landed))
+                return;
+        } else if (landed) {
+            return;             /* commit the write's offsets now */
         }
+        if (c->flying && !landed && (b->n == 0 || timeout < INFLIGHT_POLL_MS))
+            timeout = INFLIGHT_POLL_MS;
         m = sh_consumer_poll(c->kc, timeout);
         if (!m) {
-            if (c->n == 0 || timeout == 0)
+            if (b->n == 0 && !c->flying)
                 return;
             continue;
         }
@@ -208,8 +258,8 @@ static void fill(struct pst_consumer *c)
             rd_kafka_message_destroy(m);
             continue;
         }
-        batch_add(c, m);
-        if (c->n == 1)
+        batch_add(b, m);
+        if (b->n == 1)
             deadline = sh_mono_ms() + c->cfg->batch_wait_ms;
     }
 }
@@ -220,7 +270,9 @@ static void fill(struct pst_consumer *c)
 /* Readiness for the admin server, from the loop's own thread. */
 static void health(struct pst_consumer *c)
 {
-    pst_metrics_probe(&c->m, sh_consumer_rk(c->kc), sh_pg_connected(c->pg));
+    /* The connection belongs to the writer thread while a write is in flight. */
+    pst_metrics_probe(&c->m, sh_consumer_rk(c->kc),
+                      c->flying ? c->db_up : sh_pg_connected(c->pg));
 }
 
 static int pause_and_wait(struct pst_consumer *c, int64_t ms)
@@ -262,59 +314,90 @@ static int pause_and_wait(struct pst_consumer *c, int64_t ms)
     }
 }
 
-/* Write the batch, retrying until the database takes it (or shutdown gives up). */
-static int write_batch(struct pst_consumer *c, size_t *inserted)
+/* The writer thread's job: one attempt at the batch. */
+static void write_job(void *arg)
+{
+    struct pst_job *j = arg;
+    struct pst_consumer *c = j->c;
+    int64_t t0 = sh_mono_us();
+
+    j->inserted = 0;
+    j->rc = pst_db_write(c->pg, j->b->ptrs, j->b->n, false, (int)c->cfg->db_timeout_ms,
+                         &c->known, &j->inserted, j->err, sizeof(j->err));
+    j->us = sh_mono_us() - t0;
+}
+
+/* Hand 'cur' to the writer thread (it becomes 'fly'); the next batch fills the other buffer. */
+static void launch(struct pst_consumer *c)
+{
+    struct pst_batch *b = c->cur;
+
+    if (pst_rows_dedupe(b->ptrs, b->n) < 0)
+        sh_log(SH_LOG_WARN, "dedupe skipped (out of memory); the database dedupes", NULL);
+    c->cur = c->fly;
+    c->fly = b;
+    c->job = (struct pst_job){.c = c, .b = b};
+    c->flying = true;
+    if (pst_writer_submit(c->w, write_job, &c->job))
+        write_job(&c->job);     /* cannot happen: one write in flight at most */
+}
+
+/* After a first attempt that returned 'rc' (and 'err'), retry the batch in this thread
+ * until the database takes it (or shutdown gives up). */
+static int write_batch(struct pst_consumer *c, struct pst_batch *b, int rc, const char *err0,
+                       size_t *inserted)
 {
     char err[512];
     bool isolate = false;
-    int attempt = 0, rc;
+    int attempt = 0;
     int64_t t0 = sh_mono_ms();
 
-    for (;;) {
-        int64_t t1 = sh_mono_us();
-        rc = pst_db_write(c->pg, c->ptrs, c->n, isolate, (int)c->cfg->db_timeout_ms, &c->known,
-                          inserted, err, sizeof(err));
-        sh_histogram_observe(c->m.write_seconds, (double)(sh_mono_us() - t1) / 1e6);
-        if (rc == SH_OK)
-            break;
+    snprintf(err, sizeof(err), "%s", err0);
+    while (rc != SH_OK) {
+        int64_t t1;
+
         sh_counter_inc(c->m.db_errors);
         if (rc == SH_EINVAL && !isolate) {
             sh_log(SH_LOG_WARN, "batch refused by the database; retrying row by row",
-                   "events=%zu err=\"%s\"", c->n, err);
+                   "events=%zu err=\"%s\"", b->n, err);
             isolate = true;
-            continue;
+        } else {
+            if (attempt == 0 || attempt % 10 == 0)
+                sh_log(sh_pg_transient(rc) ? SH_LOG_WARN : SH_LOG_ERROR,
+                       "database write failed; consumption paused, retrying",
+                       "events=%zu attempt=%d err=\"%s\"", b->n, attempt + 1, err);
+            c->retries++;
+            if (pause_and_wait(c, sh_backoff_ms(attempt++, c->cfg->backoff_ms,
+                                                c->cfg->backoff_max_ms)))
+                return SH_ETIMEDOUT;
         }
-        if (attempt == 0 || attempt % 10 == 0)
-            sh_log(sh_pg_transient(rc) ? SH_LOG_WARN : SH_LOG_ERROR,
-                   "database write failed; consumption paused, retrying",
-                   "events=%zu attempt=%d err=\"%s\"", c->n, attempt + 1, err);
-        c->retries++;
-        if (pause_and_wait(c, sh_backoff_ms(attempt++, c->cfg->backoff_ms,
-                                            c->cfg->backoff_max_ms)))
-            return SH_ETIMEDOUT;
+        t1 = sh_mono_us();
+        rc = pst_db_write(c->pg, b->ptrs, b->n, isolate, (int)c->cfg->db_timeout_ms, &c->known,
+                          inserted, err, sizeof(err));
+        sh_histogram_observe(c->m.write_seconds, (double)(sh_mono_us() - t1) / 1e6);
     }
     if (attempt)
         sh_log(SH_LOG_INFO, "database write succeeded after retries",
-               "events=%zu attempts=%d waited_ms=%lld", c->n, attempt + 1,
+               "events=%zu attempts=%d waited_ms=%lld", b->n, attempt + 1,
                (long long)(sh_mono_ms() - t0));
     return SH_OK;
 }
 
 /* Send every poison row to the DLQ and wait for the acknowledgements. */
-static int send_poison(struct pst_consumer *c)
+static int send_poison(struct pst_consumer *c, struct pst_batch *b)
 {
     int attempt = 0;
     size_t n = 0;
 
-    for (size_t i = 0; i < c->n; i++)
-        n += c->rows[i].state == PST_ROW_POISON;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->rows[i].state == PST_ROW_POISON;
     if (!n)
         return SH_OK;
     for (;;) {
         int rc = SH_OK;
-        for (size_t i = 0; i < c->n && !rc; i++)
-            if (c->rows[i].state == PST_ROW_POISON)
-                rc = pst_dlq_send(c->dlq, c->msgs[i], c->topic, &c->rows[i]);
+        for (size_t i = 0; i < b->n && !rc; i++)
+            if (b->rows[i].state == PST_ROW_POISON)
+                rc = pst_dlq_send(c->dlq, b->msgs[i], c->topic, &b->rows[i]);
         if (pst_dlq_flush(c->dlq, (int)c->cfg->dlq_timeout_ms) == SH_OK && !rc)
             break;
         sh_log(SH_LOG_WARN, "DLQ delivery failed; retrying", "events=%zu attempt=%d", n,
@@ -323,12 +406,12 @@ static int send_poison(struct pst_consumer *c)
                                             c->cfg->backoff_max_ms)))
             return SH_ETIMEDOUT;
     }
-    for (size_t i = 0; i < c->n; i++) {
-        const struct pst_row *r = &c->rows[i];
+    for (size_t i = 0; i < b->n; i++) {
+        const struct pst_row *r = &b->rows[i];
         if (r->state == PST_ROW_POISON)
             sh_log(SH_LOG_ERROR, "poison event sent to the DLQ",
                    "partition=%d offset=%lld id=%s session=%s type=%s reason=\"%s\"",
-                   (int)c->msgs[i]->partition, (long long)c->msgs[i]->offset,
+                   (int)b->msgs[i]->partition, (long long)b->msgs[i]->offset,
                    r->key[0] ? r->key : "-", r->session_id[0] ? r->session_id : "-",
                    r->type[0] ? r->type : "-", r->why);
     }
@@ -369,23 +452,23 @@ static int part_slot(struct pst_consumer *c, int32_t partition)
 
 /* Advance the positions past the batch and commit the partitions it touched
  * (asynchronously: a lost commit only means a replay, which writes nothing twice). */
-static void commit(struct pst_consumer *c)
+static void commit(struct pst_consumer *c, const struct pst_batch *b)
 {
     char err[256];
-    int32_t *parts = malloc((c->n + 1) * sizeof(*parts));
-    int64_t *next = malloc((c->n + 1) * sizeof(*next));
+    int32_t *parts = malloc((b->n + 1) * sizeof(*parts));
+    int64_t *next = malloc((b->n + 1) * sizeof(*next));
     size_t np = 0;
 
-    for (size_t i = 0; i < c->n; i++) {
-        const rd_kafka_message_t *m = c->msgs[i];
+    for (size_t i = 0; i < b->n; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
         int j = part_slot(c, m->partition);
         if (j >= 0 && m->offset + 1 > c->next[j])
             c->next[j] = m->offset + 1;
     }
     if (!parts || !next)
         goto out;   /* the next batch's commit covers these partitions' positions */
-    for (size_t i = 0; i < c->n; i++) {
-        int j = part_slot(c, c->msgs[i]->partition);
+    for (size_t i = 0; i < b->n; i++) {
+        int j = part_slot(c, b->msgs[i]->partition);
         size_t k;
         if (j < 0)
             continue;
@@ -404,43 +487,47 @@ out:
     free(next);
 }
 
-static void batch_clear(struct pst_consumer *c)
+static void batch_clear(struct pst_batch *b)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        pst_row_free(&c->rows[i]);
-        rd_kafka_message_destroy(c->msgs[i]);
+    for (size_t i = 0; i < b->n; i++) {
+        pst_row_free(&b->rows[i]);
+        rd_kafka_message_destroy(b->msgs[i]);
     }
-    c->n = 0;
+    b->n = 0;
 }
 
-/* Write, dead-letter, commit. Returns 0 or SH_ETIMEDOUT (shutdown gave up on it). */
-static int flush(struct pst_consumer *c)
+/* Collect the write in flight (waiting for it), retry it until it is written, dead-letter,
+ * commit. Returns 0 or SH_ETIMEDOUT (shutdown gave up on it; it stays in 'fly', uncommitted). */
+static int land(struct pst_consumer *c)
 {
-    size_t inserted = 0, dups;
-    int64_t t0 = sh_mono_ms();
+    struct pst_batch *b = c->fly;
+    size_t inserted, dups;
     int rc;
 
-    if (pst_rows_dedupe(c->ptrs, c->n) < 0)
-        sh_log(SH_LOG_WARN, "dedupe skipped (out of memory); the database dedupes", NULL);
-    if ((rc = write_batch(c, &inserted)) || (rc = send_poison(c)))
+    pst_writer_wait(c->w, -1);  /* each statement has its own deadline */
+    c->flying = false;
+    c->db_up = sh_pg_connected(c->pg);
+    sh_histogram_observe(c->m.write_seconds, (double)c->job.us / 1e6);
+    inserted = c->job.inserted;
+    if ((rc = write_batch(c, b, c->job.rc, c->job.err, &inserted)) || (rc = send_poison(c, b)))
         return rc;
-    commit(c);
+    commit(c, b);
     if (sh_consumer_paused(c->kc))
         sh_consumer_resume(c->kc);
     dups = 0;
-    for (size_t i = 0; i < c->n; i++)
-        dups += c->rows[i].state == PST_ROW_OK || c->rows[i].state == PST_ROW_DUP;
+    for (size_t i = 0; i < b->n; i++)
+        dups += b->rows[i].state == PST_ROW_OK || b->rows[i].state == PST_ROW_DUP;
     dups -= inserted;
-    sh_log(SH_LOG_DEBUG, "batch written", "events=%zu inserted=%zu duplicates=%zu ms=%lld",
-           c->n, inserted, dups, (long long)(sh_mono_ms() - t0));
-    c->events += c->n;
+    sh_log(SH_LOG_DEBUG, "batch written", "events=%zu inserted=%zu duplicates=%zu write_ms=%lld",
+           b->n, inserted, dups, (long long)(c->job.us / 1000));
+    c->events += b->n;
     c->inserted += inserted;
     c->dups += dups;
     c->batches++;
     sh_counter_add(c->m.written, inserted);
     sh_counter_add(c->m.duplicates, dups);
-    sh_histogram_observe(c->m.batch_size, (double)c->n);
-    batch_clear(c);
+    sh_histogram_observe(c->m.batch_size, (double)b->n);
+    batch_clear(b);
     return SH_OK;
 }
 
@@ -470,19 +557,28 @@ int pst_consumer_run(struct pst_consumer *c)
     if (sh_pg_connect(c->pg, (int)c->cfg->db_timeout_ms))
         sh_log(SH_LOG_WARN, "database not reachable yet; will retry",
                "err=\"%s\"", sh_pg_error(c->pg));
+    c->db_up = sh_pg_connected(c->pg);
     while (!sh_stop) {
         health(c);
         fill(c);
-        if (c->n && (rc = flush(c)))
+        /* fill() returns with a write in flight only when it is over or has to be waited
+         * for (a full batch, a stop): land it first (in order), then send the next one. */
+        if (c->flying && (rc = land(c)))
             break;
+        if (c->cur->n)
+            launch(c);
         report(c, false);
     }
-    /* Stop: no new messages; the batch in flight (if fill was cut short) is finished. */
-    if (!rc && c->n)
-        rc = flush(c);
+    /* Stop: no new messages; the batches in flight and in hand are finished, in order. */
+    if (!rc && c->flying)
+        rc = land(c);
+    if (!rc && c->cur->n) {
+        launch(c);
+        rc = land(c);
+    }
     if (rc) {
         sh_log(SH_LOG_WARN, "stopping with a batch not written; it stays uncommitted",
-               "events=%zu", c->n);
+               "events=%zu", c->fly->n + c->cur->n);
         return rc;
     }
     if (c->n_parts && sh_consumer_commit(c->kc, c->parts, c->next, c->n_parts, true, err,
