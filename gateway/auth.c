@@ -274,31 +274,49 @@ out:
     return rc;
 }
 
-/* X-Forwarded-For into 'out': every header of that name, joined with ','
- * in order (lws keeps repeated headers as fragments). "" when absent or
- * longer than 'cap' allows. */
+/* X-Forwarded-For into 'out': every header of that name, joined with ',' in order (lws keeps
+ * repeated headers as fragments), of which only the right-hand end is kept when it is longer
+ * than 'cap' allows: each trusted proxy appends on the right, a proxy may add a line of its
+ * own, and what lies far left is the client's to write. A cut keeps whole entries only. */
 static void forwarded_for(struct lws *wsi, char *out, size_t cap)
 {
-    size_t used = 0;
+    char frag[GW_PROXY_FRAG_MAX + 1];
+    size_t pos = cap - 1;               /* the kept text is out[pos .. cap-1) */
+    int n = 0;
+    bool cut = false;
 
-    out[0] = '\0';
-    for (int i = 0; i < 16; i++) {
+    out[cap - 1] = '\0';
+    /* The last fragment that has text: an empty line (length 0) must not hide later ones.
+     * lws has fewer fragment slots than this bound for all headers together. */
+    for (int i = 0; i < GW_PROXY_FRAGS_MAX; i++)
+        if (lws_hdr_fragment_length(wsi, WSI_TOKEN_X_FORWARDED_FOR, i) > 0)
+            n = i + 1;
+    for (int i = n - 1; i >= 0 && !cut; i--) {
         int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_X_FORWARDED_FOR, i);
+        size_t len, sep = pos < cap - 1 ? 1 : 0;
+
         if (flen <= 0)
+            continue;
+        if (flen > GW_PROXY_FRAG_MAX ||
+            lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_X_FORWARDED_FOR, i) != flen) {
+            cut = true;                 /* unreadable: keep what is right of it */
             break;
-        if (used + (i ? 1 : 0) + (size_t)flen >= cap) {
-            out[0] = '\0';      /* too long: ignored as malformed */
-            return;
         }
-        if (i)
-            out[used++] = ',';
-        if (lws_hdr_copy_fragment(wsi, out + used, (int)(cap - used), WSI_TOKEN_X_FORWARDED_FOR,
-                                  i) != flen) {
-            out[0] = '\0';
-            return;
+        len = (size_t)flen;
+        if (len + sep > pos) {
+            cut = true;
+            len = pos > sep ? pos - sep : 0;
         }
-        used += (size_t)flen;
+        if (sep)
+            out[--pos] = ',';
+        memcpy(out + pos - len, frag + (size_t)flen - len, len);
+        pos -= len;
     }
+    if (cut) {
+        char *comma = memchr(out + pos, ',', cap - 1 - pos);
+        pos = comma ? (size_t)(comma - out) + 1 : cap - 1;
+    }
+    memmove(out, out + pos, cap - pos);
 }
 
 void gw_auth_peer(struct lws *wsi, const struct gw_config *cfg, char *out, size_t cap)
@@ -314,39 +332,29 @@ void gw_auth_peer(struct lws *wsi, const struct gw_config *cfg, char *out, size_
     gw_proxy_client_ip(&cfg->proxies, peer, xff[0] ? xff : NULL, out, cap);
 }
 
-static void expiry_arm(struct gw_conn *c, int64_t now_ms)
+int64_t gw_auth_expiry_wait(const struct gw_conn *c)
 {
-    int64_t wait_ms = c->token_deadline_ms - now_ms;
+    int64_t wait_ms;
 
+    if (c->token_deadline_ms <= 0)
+        return -1;
+    wait_ms = c->token_deadline_ms - sh_now_ms();
     if (wait_ms > EXPIRY_RECHECK_MAX_MS)
         wait_ms = EXPIRY_RECHECK_MAX_MS;
-    if (wait_ms < 1)
-        wait_ms = 1;
-    lws_set_timer_usecs(c->wsi, (lws_usec_t)wait_ms * LWS_US_PER_MS);
+    return wait_ms < 1 ? 1 : wait_ms;
 }
 
-void gw_auth_expiry_watch(struct gw_conn *c)
+bool gw_auth_expiry_check(struct gw_conn *c)
 {
-    if (c->token_deadline_ms > 0)
-        expiry_arm(c, sh_now_ms());
-}
-
-void gw_auth_expiry_check(struct gw_conn *c)
-{
-    int64_t now = sh_now_ms();
-
-    if (c->token_deadline_ms <= 0 || c->state != GW_CONN_OPEN)
-        return;                         /* closing anyway */
-    if (now < c->token_deadline_ms) {
-        expiry_arm(c, now);
-        return;
-    }
+    if (c->token_deadline_ms <= 0 || sh_now_ms() < c->token_deadline_ms)
+        return false;
     /* A turn in flight goes on in the worker; the client resumes it with a fresh token. */
     sh_log(SH_LOG_INFO, "ws token expired", "conn=%llu session=%s user=%s ip=%s",
            (unsigned long long)c->id, c->session_id, c->user_id, c->peer);
     gw_conn_send_error(c, "unauthorized", "the access token expired; reconnect with a fresh "
                        "token", NULL, NULL);
     gw_conn_close(c, CLOSE_TOKEN_EXPIRED, "token expired");
+    return true;
 }
 
 /* Answer the upgrade request with 'status' and {"error":"<code>"}, then

@@ -59,15 +59,13 @@ int gw_auth_identify(struct lws *wsi, const struct gw_app *app, char uid[SH_USER
  * decides it on whole seconds); INT64_MAX for an "exp" beyond year 9999. */
 int64_t gw_auth_deadline_ms(double exp_s, int64_t leeway_s);
 
-/* Start watching the token of open connection 'c' (c->token_deadline_ms;
- * 0 = no token, nothing to watch): a wsi timer (LWS_CALLBACK_TIMER, which
- * lws cancels with the connection) calls gw_auth_expiry_check() when it
- * passes. */
-void gw_auth_expiry_watch(struct gw_conn *c);
-/* LWS_CALLBACK_TIMER of connection 'c': once its token has expired, queue
- * an "unauthorized" error frame and close with 4401; before that (an early
- * or clamped timer, a wall clock set back) arm the timer again. */
-void gw_auth_expiry_check(struct gw_conn *c);
+/* Milliseconds until the token of open connection 'c' (c->token_deadline_ms) is to be looked
+ * at again: its expiry, but at most EXPIRY_RECHECK_MAX_MS away (a wall clock may jump) and at
+ * least 1; -1 when there is no token (anonymous mode). The caller arms the wsi timer. */
+int64_t gw_auth_expiry_wait(const struct gw_conn *c);
+/* When the token of 'c' has expired: queue an "unauthorized" error frame, close with 4401 and
+ * return true. */
+bool gw_auth_expiry_check(struct gw_conn *c);
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE for a session URL: the Origin, the
  * token and the connection caps. Returns 0 to let the upgrade go on, or

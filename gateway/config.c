@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define N_ITEMS 25
+#define N_ITEMS 26
 
 /* The id becomes part of a topic name, which also travels in reply_to. */
 #define ID_MAX (SH_TOPIC_MAX - (int)sizeof(SH_TOPIC_REPLIES_PFX) + 1)
@@ -48,6 +48,9 @@ static void table(struct gw_config *c, struct sh_cfg_item *t)
         {"reply-retention", "GATEWAY_REPLY_RETENTION_MS", SH_CFG_INT, "3600000", 60000,
          604800000, false, "retention.ms of the reply topic when this gateway creates it",
          &c->reply_retention_ms},
+        {"open-timeout-ms", "GATEWAY_OPEN_TIMEOUT_MS", SH_CFG_INT, "10000", 100, 300000, false,
+         "how long a new session waits for Kafka to take its opening before it is refused",
+         &c->open_timeout_ms},
         {"shutdown-ms", "GATEWAY_SHUTDOWN_MS", SH_CFG_INT, "3000", 0, 60000, false,
          "on SIGTERM, how long to wait for clients to take their 1001 close",
          &c->shutdown_ms},

@@ -18,6 +18,7 @@ struct gw_config {
     int64_t max_pending;        /* unanswered user messages per connection */
     int64_t ping_interval_s;    /* WebSocket ping after this much silence; 0 = never */
     int64_t reply_retention_ms; /* retention.ms of the reply topic when created */
+    int64_t open_timeout_ms;    /* new session: Kafka's ack of session_open, at most */
     int64_t shutdown_ms;        /* how long shutdown waits for clients to close */
     char *database_url;         /* history read API; "" = the API answers 503 */
     int64_t db_pool;            /* database connections (one thread each) */

@@ -49,7 +49,10 @@ struct gw_conn {
     bool resumed;                       /* session_id came with the URL */
     bool awaiting_attach;               /* resumed, worker has not said ok */
     bool announce_pending;              /* new session: its frame waits for Kafka's ack of
-                                         * session_open, so an id a client holds exists */
+                                         * session_open, so an id a client holds exists;
+                                         * the client's frames are not read meanwhile */
+    int64_t announce_by_ms;             /* monotonic: refused as unavailable after this */
+    bool rx_paused;                     /* lws_rx_flow_control(0) while announce_pending */
     bool rejected;                      /* worker refused: no session_close */
     bool rx_refused;                    /* closing over bad input: drop further input */
     bool close_started;                 /* handed the close to lws: writable is a no-op */

@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #define GW_PROXY_MAX     64        /* entries of GATEWAY_TRUSTED_PROXIES */
-#define GW_PROXY_XFF_MAX 1024      /* X-Forwarded-For bytes read; longer is malformed */
+#define GW_PROXY_XFF_MAX 1024      /* X-Forwarded-For bytes read: the right-hand end of it */
+#define GW_PROXY_FRAG_MAX 4096     /* one header line (lws keeps no longer headers) */
+#define GW_PROXY_FRAGS_MAX 256     /* header lines looked at (lws has fewer slots) */
 #define GW_IP_STRLEN     46        /* a canonical address and its NUL (INET6_ADDRSTRLEN) */
 
 /* One range. IPv4 is kept as IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix + 96),

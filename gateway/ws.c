@@ -77,10 +77,20 @@ void gw_conn_send_error(struct gw_conn *c, const char *code, const char *msg,
     free(f);
 }
 
+/* Read the client's frames again (paused while a new session waits for Kafka). */
+static void rx_resume(struct gw_conn *c)
+{
+    if (!c->rx_paused)
+        return;
+    c->rx_paused = false;
+    lws_rx_flow_control(c->wsi, 1);
+}
+
 void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason)
 {
     if (c->state != GW_CONN_OPEN)
         return;
+    rx_resume(c);                       /* the closing handshake needs the client's answer */
     c->state = GW_CONN_CLOSING;
     c->close_code = code;
     c->close_reason = reason;
@@ -222,11 +232,14 @@ static void on_user_message(struct gw_conn *c, struct gw_client_frame *f)
 
         if (strcmp(t->client_id, f->id) != 0)
             continue;
+        /* Not yet taken by Kafka: its delivery report answers both (an ack, or `unavailable`
+         * when Kafka refused it, which an early ack here would hide). */
+        if (!t->acked)
+            return;
         frame = gw_frame_ack(t->client_id, t->id, &len);
         if (frame)
             gw_conn_send(c, frame, len);
         free(frame);
-        t->acked = true;
         return;
     }
     wait_ms = gw_quota_take(c->app->quota, c->user_id, sh_mono_ms());
@@ -417,8 +430,11 @@ void gw_conn_announce(struct gw_conn *c)
     if (!c->announce_pending)
         return;
     c->announce_pending = false;
-    if (send_session_frame(c) == SH_ENOMEM)
+    if (send_session_frame(c) == SH_ENOMEM) {
         kill_conn(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    rx_resume(c);                       /* what the client sent meanwhile is answered now */
 }
 
 /* Join the registry and publish session_open. A resumed session's frame goes out now (the
@@ -434,7 +450,10 @@ static int open_session(struct gw_conn *c)
         if ((rc = send_session_frame(c)))
             return rc;
     } else {
-        c->announce_pending = true;
+        /* Nothing is answered before the session frame: not a pong, not an ack. */
+        c->announce_pending = c->rx_paused = true;
+        c->announce_by_ms = sh_mono_ms() + app->cfg->open_timeout_ms;
+        lws_rx_flow_control(c->wsi, 0);
     }
     if (gw_sessions_add(app->sessions, c->session_id, c->id, &c->link) < 0)
         return SH_ENOMEM;
@@ -491,6 +510,43 @@ static void identify(struct lws *wsi, struct gw_conn *c)
     } else {
         memcpy(c->user_id, uid, sizeof(c->user_id));
     }
+}
+
+/* The connection's one wsi timer (lws cancels it with the connection), armed for whichever
+ * comes first: the new session's opening deadline or the next look at the token. */
+static void timer_arm(struct gw_conn *c)
+{
+    int64_t wait_ms = gw_auth_expiry_wait(c);
+
+    if (c->announce_pending) {
+        int64_t left = c->announce_by_ms - sh_mono_ms();
+        if (left < 1)
+            left = 1;
+        if (wait_ms < 0 || left < wait_ms)
+            wait_ms = left;
+    }
+    if (wait_ms > 0)
+        lws_set_timer_usecs(c->wsi, (lws_usec_t)wait_ms * LWS_US_PER_MS);
+}
+
+static void on_timer(struct gw_conn *c)
+{
+    if (c->state != GW_CONN_OPEN)
+        return;
+    if (c->announce_pending && sh_mono_ms() >= c->announce_by_ms) {
+        /* Not `rejected`: the session_open may still land, so session_close must follow it. */
+        sh_log(SH_LOG_WARN, "session_open not taken in time", "conn=%llu session=%s "
+               "timeout_ms=%lld", (unsigned long long)c->id, c->session_id,
+               (long long)c->app->cfg->open_timeout_ms);
+        c->announce_pending = false;
+        gw_conn_send_error(c, "unavailable", "cannot reach the chat service; reconnect", NULL,
+                           NULL);
+        gw_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unavailable");
+        return;
+    }
+    if (gw_auth_expiry_check(c))
+        return;
+    timer_arm(c);
 }
 
 /* Parse the URL, send the session frame and publish session_open. A bad
@@ -558,7 +614,7 @@ static void on_established(struct lws *wsi, struct gw_app *app, struct gw_conn *
     sh_log(SH_LOG_INFO, "ws open", "conn=%llu session=%s user=%s ip=%s resumed=%d "
            "last_seq=%lld", (unsigned long long)c->id, c->session_id, c->user_id, c->peer,
            c->resumed, (long long)c->last_seq);
-    gw_auth_expiry_watch(c);
+    timer_arm(c);
 }
 
 /* Exactly one lws_write per call, from the head of the queue. */
@@ -664,9 +720,9 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return c->id ? on_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->id ? on_writeable(c) : 0;
-    case LWS_CALLBACK_TIMER:            /* the token's expiry (auth.c) */
+    case LWS_CALLBACK_TIMER:
         if (c && c->id)
-            gw_auth_expiry_check(c);
+            on_timer(c);
         return 0;
     case LWS_CALLBACK_CLOSED:
         if (c)

@@ -152,6 +152,32 @@ def test_connections_per_ip_behind_trusted_proxy(stack):
         assert any(f"ip={addr}" in ln for ln in refusals), (addr, refusals)
 
 
+def test_forwarded_for_is_read_from_the_right(stack):
+    """Only the right-hand end of X-Forwarded-For counts, however the client pads the left: many
+    header lines of its own before the proxy's (some proxies add a line rather than append),
+    an empty first line, or an overlong first entry. None of them hides the proxy's entry or
+    makes the gateway fall back to the proxy's own address."""
+    gw = stack.start_gateway(env={"GATEWAY_TRUSTED_PROXIES": "127.0.0.1"})
+    url = stack.ws_url("/ws/session", gw=gw)
+    cases = {
+        "198.51.100.1": [("X-Forwarded-For", f"6.6.6.{i}") for i in range(24)]
+                        + [("X-Forwarded-For", "198.51.100.1")],
+        "198.51.100.2": [("X-Forwarded-For", "x" * 1500 + ", 198.51.100.2")],
+        "198.51.100.3": [("X-Forwarded-For", "6.6.6.6, " * 150 + "198.51.100.3")],
+        "198.51.100.4": [("X-Forwarded-For", "")] * 3 + [("X-Forwarded-For", "198.51.100.4")],
+    }
+
+    async def body():
+        for addr, headers in cases.items():
+            c = await open_when_room(url, additional_headers=headers)
+            await c.close()
+    run(body(), 60)
+    opened = [ln for ln in gw.log_text().splitlines() if "ws open" in ln]
+    for addr in cases:
+        assert any(f"ip={addr} " in ln for ln in opened), (addr, opened)
+    assert not any("ip=6.6.6." in ln or "ip=127.0.0.1 " in ln for ln in opened), opened
+
+
 def test_forwarded_for_ignored_without_trusted_proxies(stack):
     """The module's gateway trusts nobody: X-Forwarded-For cannot buy more connections."""
     url = stack.ws_url("/ws/session")
