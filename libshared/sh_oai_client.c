@@ -413,9 +413,10 @@ static int on_event(void *ud, const struct sh_sse_event *ev)
         r->abort_cls = SH_OAI_SERVER;
         return 1;
     }
-    if (sh_oai_fast_chunk(ev->data, ev->data_len, &d, buf, sizeof(buf), &scratch)) {
+    if (sh_oai_fast_chunk(ev->data, ev->data_len, &d, buf, sizeof(buf), &scratch) ||
+        sh_oai_fast_meta(ev->data, ev->data_len, &d, buf, sizeof(buf))) {
         rc = sh_oai_acc_add(&r->acc, &d);
-        if (rc == 0 && d.content_len)
+        if (rc == 0 && (d.content_len || d.finish_reason || d.has_usage))
             deliver(r->c, r, &d);
         free(scratch);
         if (rc < 0) {
@@ -740,16 +741,29 @@ int sh_oai_client_poll(struct sh_oai_client *c, int timeout_ms)
 int sh_oai_client_start(struct sh_oai_client *c, const char *body,
                         const struct sh_oai_callbacks *cb, void *user, uint64_t *req_id_out)
 {
+    int stream;
+
+    if (!c || !body || !cb || !cb->on_done)
+        return SH_EINVAL;
+    if (c->closing)
+        return SH_EFORBID;
+    stream = sh_oai_request_is_stream(body);
+    if (stream < 0)
+        return stream;
+    return sh_oai_client_start_built(c, body, strlen(body), stream == 1, cb, user, req_id_out);
+}
+
+int sh_oai_client_start_built(struct sh_oai_client *c, const char *body, size_t len, bool stream,
+                              const struct sh_oai_callbacks *cb, void *user,
+                              uint64_t *req_id_out)
+{
     struct req *r = NULL;
-    int stream, rc = SH_EINVAL;
+    int rc = SH_EINVAL;
 
     if (!c || !body || !cb || !cb->on_done)
         goto out;
     rc = SH_EFORBID;
     if (c->closing)
-        goto out;
-    rc = stream = sh_oai_request_is_stream(body);
-    if (rc < 0)
         goto out;
     rc = SH_ENOMEM;
     r = calloc(1, sizeof(*r));
@@ -758,15 +772,19 @@ int sh_oai_client_start(struct sh_oai_client *c, const char *body,
     r->c = c;
     r->cb = *cb;
     r->user = user;
-    r->stream = stream == 1;
+    r->stream = stream;
     sh_sse_init(&r->sse, c->conf.max_event_bytes, on_event, r);
-    r->body = strdup(body);
+    r->body = malloc(len + 1);
+    if (r->body) {
+        memcpy(r->body, body, len);
+        r->body[len] = '\0';
+    }
     r->easy = curl_easy_init();
     if (!r->body || !r->easy || sh_oai_acc_init(&r->acc))
         goto out;
     curl_easy_setopt(r->easy, CURLOPT_URL, c->url);
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->stream ? c->hdr_stream : c->hdr_plain);
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);

@@ -102,6 +102,12 @@ void sh_oai_client_destroy(struct sh_oai_client *c);
  * SH_ENOMEM, with no callback at all. No callback runs before start returns. */
 int sh_oai_client_start(struct sh_oai_client *c, const char *body,
                         const struct sh_oai_callbacks *cb, void *user, uint64_t *req_id_out);
+/* Like sh_oai_client_start() for a body of 'len' bytes that the caller built itself (say with
+ * sh_oai_request_build()) and knows to be a JSON object: it is not parsed again, and 'stream'
+ * says whether it asks for streaming. */
+int sh_oai_client_start_built(struct sh_oai_client *c, const char *body, size_t len, bool stream,
+                              const struct sh_oai_callbacks *cb, void *user,
+                              uint64_t *req_id_out);
 
 /* Abort a request, whether running, waiting for a retry or queued; no on_delta follows. Its
  * on_done (cls SH_OAI_CANCELLED, with whatever content had arrived) runs before cancel returns;

@@ -4,7 +4,9 @@
  * "…"},"finish_reason":null}]}. Building a jansson tree for each one was the worker's largest
  * cost per token, so such chunks are scanned in place: the scanner validates the whole JSON text
  * (syntax, escapes, UTF-8) and takes delta.content; anything else (roles, tool calls, a
- * finish_reason, usage, errors, several choices, duplicate keys) goes to sh_oai_chunk_parse(). */
+ * finish_reason, usage, errors, several choices, duplicate keys) goes to sh_oai_chunk_parse().
+ * sh_oai_fast_meta() takes the other chunks of every answer the same way: the role chunk, the
+ * finish_reason chunk and the usage-only chunk. */
 
 #include "sh_oai_fast.h"
 
@@ -361,5 +363,188 @@ bool sh_oai_fast_chunk(const char *data, size_t len, struct sh_oai_delta *d, cha
     }
     buf[d->content_len] = '\0';
     d->content = buf;
+    return true;
+}
+
+/* The other chunks of every streamed answer: the first ({"role":"assistant","content":""}),
+ * the last choice ({"delta":{},"finish_reason":"stop"}) and the usage-only chunk ("choices":[],
+ * "usage":{...}). Same scanner; anything it does not know goes to the full parser. */
+struct fast_meta {
+    const char *content, *role, *finish;        /* raw insides as found */
+    size_t content_len, role_len, finish_len;
+    bool content_esc, role_esc, finish_esc;
+    bool have_content, have_role, have_finish, have_delta, have_index, have_logprobs;
+    bool have_choices, have_usage, have_error;
+    bool usage_obj, have_p, have_c, have_t;
+    long long p, c, t;
+};
+
+/* An integer literal of at most 18 digits (so it fits, as jansson reads it) into '*v'. */
+static bool js_int(struct jscan *s, long long *v)
+{
+    const unsigned char *q = s->p;
+    long long x = 0;
+    bool neg;
+
+    if (!js_number(s))                     /* validates, sign included */
+        return false;
+    neg = *q == '-';
+    for (q += neg; q < s->p; q++)
+        x = x * 10 + (*q - '0');
+    *v = neg ? -x : x;
+    return true;
+}
+
+/* A string or null: '*have' set once (a second one goes to the full parser). */
+static bool fm_str_or_null(struct jscan *s, bool *have, const char **raw, size_t *n, bool *esc)
+{
+    if (*have)
+        return false;
+    *have = true;
+    if (js_lit(s, "null")) {
+        *raw = NULL;
+        return true;
+    }
+    return js_str(s, raw, n, esc);
+}
+
+static bool fm_delta(struct jscan *s, const char *k, size_t n, void *ctx)
+{
+    struct fast_meta *f = ctx;
+
+    if (KEY_IS(k, n, "content"))
+        return fm_str_or_null(s, &f->have_content, &f->content, &f->content_len, &f->content_esc);
+    if (KEY_IS(k, n, "role")) {
+        if (!fm_str_or_null(s, &f->have_role, &f->role, &f->role_len, &f->role_esc))
+            return false;
+        return f->role != NULL;            /* null role: the full parser */
+    }
+    return false;                          /* tool_calls, refusal...: the full parser */
+}
+
+static bool fm_choice(struct jscan *s, const char *k, size_t n, void *ctx)
+{
+    struct fast_meta *f = ctx;
+
+    if (KEY_IS(k, n, "delta")) {
+        if (f->have_delta)
+            return false;
+        f->have_delta = true;
+        return js_object(s, fm_delta, f);
+    }
+    if (KEY_IS(k, n, "finish_reason"))
+        return fm_str_or_null(s, &f->have_finish, &f->finish, &f->finish_len, &f->finish_esc);
+    if (KEY_IS(k, n, "index")) {
+        if (f->have_index)
+            return false;
+        f->have_index = true;
+        return js_lit(s, "0");
+    }
+    if (KEY_IS(k, n, "logprobs")) {
+        if (f->have_logprobs)
+            return false;
+        f->have_logprobs = true;
+        return js_value(s, 1);
+    }
+    return false;
+}
+
+static bool fm_usage(struct jscan *s, const char *k, size_t n, void *ctx)
+{
+    struct fast_meta *f = ctx;
+    bool *have = KEY_IS(k, n, "prompt_tokens") ? &f->have_p
+               : KEY_IS(k, n, "completion_tokens") ? &f->have_c
+               : KEY_IS(k, n, "total_tokens") ? &f->have_t : NULL;
+
+    if (!have)
+        return js_value(s, 1);             /* *_tokens_details and the like */
+    if (*have)
+        return false;
+    *have = true;
+    return js_int(s, have == &f->have_p ? &f->p : have == &f->have_c ? &f->c : &f->t);
+}
+
+static bool fm_top(struct jscan *s, const char *k, size_t n, void *ctx)
+{
+    struct fast_meta *f = ctx;
+
+    if (KEY_IS(k, n, "choices")) {
+        if (f->have_choices || s->p >= s->end || *s->p != '[')
+            return false;
+        f->have_choices = true;
+        s->p++;
+        js_ws(s);
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return true;                   /* no choice: the usage-only chunk */
+        }
+        if (!js_object(s, fm_choice, f))
+            return false;
+        js_ws(s);
+        return s->p < s->end && *s->p++ == ']';   /* exactly one choice */
+    }
+    if (KEY_IS(k, n, "usage")) {
+        if (f->have_usage)
+            return false;
+        f->have_usage = true;
+        if (js_lit(s, "null"))
+            return true;
+        f->usage_obj = true;
+        return s->p < s->end && *s->p == '{' && js_object(s, fm_usage, f);
+    }
+    if (KEY_IS(k, n, "error")) {
+        if (f->have_error)
+            return false;
+        f->have_error = true;
+        return js_lit(s, "null");
+    }
+    return js_value(s, 1);                 /* id, object, created, model, fingerprint... */
+}
+
+/* Copy a string js_str() accepted into 'out', NUL-terminated; returns the bytes after it. */
+static size_t put_str(const char *raw, size_t n, bool esc, char *out, const char **dst,
+                      size_t *len)
+{
+    size_t o = esc ? js_unescape(raw, n, out) : (memcpy(out, raw, n), n);
+
+    out[o] = '\0';
+    *dst = out;
+    if (len)
+        *len = o;
+    return o + 1;
+}
+
+bool sh_oai_fast_meta(const char *data, size_t len, struct sh_oai_delta *d, char *buf,
+                      size_t cap)
+{
+    struct jscan s = {(const unsigned char *)data, (const unsigned char *)data + len};
+    struct fast_meta f = {0};
+    size_t used = 0;
+
+    if (!js_object(&s, fm_top, &f))
+        return false;
+    js_ws(&s);
+    if (s.p != s.end || !f.have_choices)
+        return false;
+    /* Unescaping never makes a string longer. */
+    if ((f.content ? f.content_len : 0) + (f.role ? f.role_len : 0) +
+        (f.finish ? f.finish_len : 0) + 3 > cap)
+        return false;
+    memset(d, 0, sizeof(*d));
+    d->content = "";
+    if (f.content)
+        used += put_str(f.content, f.content_len, f.content_esc, buf + used, &d->content,
+                        &d->content_len);
+    if (f.role)
+        used += put_str(f.role, f.role_len, f.role_esc, buf + used, &d->role, NULL);
+    if (f.finish)
+        used += put_str(f.finish, f.finish_len, f.finish_esc, buf + used, &d->finish_reason,
+                        NULL);
+    if (f.usage_obj) {
+        d->has_usage = true;
+        d->usage.prompt_tokens = f.have_p ? f.p : 0;
+        d->usage.completion_tokens = f.have_c ? f.c : 0;
+        d->usage.total_tokens = f.have_t ? f.t : 0;
+    }
     return true;
 }

@@ -1,5 +1,5 @@
-/* The allocation-free fast path for plain content chunks of a streamed chat completion
- * (sh_oai_fast.c); sh_oai_client.c tries it before sh_oai_chunk_parse(). */
+/* The allocation-free fast paths for the usual chunks of a streamed chat completion
+ * (sh_oai_fast.c); sh_oai_client.c tries them before sh_oai_chunk_parse(). */
 #ifndef SH_OAI_FAST_H
 #define SH_OAI_FAST_H
 #include <stdbool.h>
@@ -15,5 +15,14 @@
  * sh_oai_delta_free() needed. */
 bool sh_oai_fast_chunk(const char *data, size_t len, struct sh_oai_delta *d, char *buf,
                        size_t cap, char **scratch);
+
+/* The other chunks of a streamed answer, also without jansson: a single choice (index 0) whose
+ * delta holds at most "role" and "content" (strings; content may be null) with a finish_reason
+ * string or null, and/or "usage" with integer prompt/completion/total_tokens, "choices" possibly
+ * empty. Fills 'd' as sh_oai_chunk_parse() would (content, role, finish_reason, usage; no id or
+ * model) with its strings in 'buf' ('cap' bytes), or returns false with 'd' untouched: the
+ * caller then uses sh_oai_chunk_parse(). 'd' owns nothing. */
+bool sh_oai_fast_meta(const char *data, size_t len, struct sh_oai_delta *d, char *buf,
+                      size_t cap);
 
 #endif

@@ -9,6 +9,7 @@
 #include "sh_uuid.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,37 +34,6 @@ static int reserve(char **buf, size_t *cap, size_t need)
     return SH_OK;
 }
 
-/* Append 'len' bytes of UTF-8 'src' as the inside of a JSON string, escaped as jansson does
- * with JSON_COMPACT (quote, backslash and control characters; UTF-8 passes through). 'dst'
- * must have room for 6 * len bytes. Returns the bytes written. */
-static size_t json_escape(char *dst, const char *src, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *d = dst;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *d++ = (char)c;
-            continue;
-        }
-        *d++ = '\\';
-        switch (c) {
-        case '"':  *d++ = '"'; break;
-        case '\\': *d++ = '\\'; break;
-        case '\b': *d++ = 'b'; break;
-        case '\f': *d++ = 'f'; break;
-        case '\n': *d++ = 'n'; break;
-        case '\r': *d++ = 'r'; break;
-        case '\t': *d++ = 't'; break;
-        default:
-            *d++ = 'u'; *d++ = '0'; *d++ = '0';
-            *d++ = hex[c >> 4]; *d++ = hex[c & 15];
-        }
-    }
-    return (size_t)(d - dst);
-}
-
 /* The envelope of a token frame, written directly: the same JSON sh_env_encode() makes, without
  * building a jansson tree per token (the worker's hottest path). Returns the length or a
  * negative code; the text is in w->tok.out. */
@@ -81,15 +51,15 @@ static long tok_encode(struct llm_worker *w, const struct llm_session *s, int64_
                   ",\"session_id\":\"", SH_ENV_VERSION, id, sh_now_ms());
     memcpy(t->out, head, (size_t)hl);
     n = (size_t)hl;
-    n += json_escape(t->out + n, s->id, strlen(s->id));
+    n += llm_json_escape(t->out + n, s->id, strlen(s->id));
     memcpy(t->out + n, "\",\"user_id\":\"", 13);
     n += 13;
-    n += json_escape(t->out + n, s->user_id, ulen);
+    n += llm_json_escape(t->out + n, s->user_id, ulen);
     hl = snprintf(head, sizeof(head), "\",\"turn_id\":\"%s\",\"seq\":%" PRId64
                   ",\"payload\":{\"content\":\"", t->turn_id, seq);
     memcpy(t->out + n, head, (size_t)hl);
     n += (size_t)hl;
-    n += json_escape(t->out + n, t->text, t->len);
+    n += llm_json_escape(t->out + n, t->text, t->len);
     memcpy(t->out + n, "\"}}", 4);
     return (long)n + 3;
 }
@@ -126,23 +96,20 @@ void llm_emit_free(struct llm_worker *w)
     free(w->tok.text);
     free(w->tok.out);
     memset(&w->tok, 0, sizeof(w->tok));
+    llm_jbuf_free(&w->enc);
+    llm_jbuf_free(&w->body);
+    free(w->tools_json);
+    w->tools_json = NULL;
 }
 
-/* Hold a token's content for coalescing. Returns the seq it will go out with, or a negative
- * code when 'payload' is not a plain {"content": string} (the caller then sends it as is). */
-static int64_t tok_hold(struct llm_worker *w, struct llm_session *s, const char *turn_id,
-                        json_t *payload)
+/* Hold 'len' bytes of token text for coalescing. Returns the seq it will go out with. */
+static int64_t tok_hold_text(struct llm_worker *w, struct llm_session *s, const char *turn_id,
+                             const char *text, size_t len)
 {
     struct llm_tokbuf *t = &w->tok;
-    json_t *c = json_object_get(payload, "content");
-    size_t len;
 
-    if (json_object_size(payload) != 1 || !json_is_string(c) || !turn_id ||
-        strlen(turn_id) > SH_UUID_LEN)
-        return SH_EINVAL;
     if (t->s && (t->s != s || strcmp(t->turn_id, turn_id) != 0))
         llm_emit_flush(w);
-    len = json_string_length(c);
     if (reserve(&t->text, &t->cap, t->len + len + 1))
         return SH_ENOMEM;
     if (!t->s) {
@@ -150,27 +117,50 @@ static int64_t tok_hold(struct llm_worker *w, struct llm_session *s, const char 
         strcpy(t->turn_id, turn_id);
         t->len = 0;
     }
-    memcpy(t->text + t->len, json_string_value(c), len);
+    memcpy(t->text + t->len, text, len);
     t->len += len;
-    json_decref(payload);
     if (t->len >= TOK_FLUSH_BYTES)
         llm_emit_flush(w);
     return s->next_seq;
 }
 
-/* Encode 'e' and send it; 'req' (may be NULL) tracks delivery. */
-static int send_env(struct llm_worker *w, const char *topic, const struct sh_env *e,
-                    struct llm_req *req, char **keep, size_t *keep_len)
+/* Hold a token's content for coalescing. Returns the seq it will go out with, or a negative
+ * code when 'payload' is not a plain {"content": string} (the caller then sends it as is). */
+static int64_t tok_hold(struct llm_worker *w, struct llm_session *s, const char *turn_id,
+                        json_t *payload)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = sh_env_encode(e, &buf, &len);
+    json_t *c = json_object_get(payload, "content");
+    int64_t seq;
 
-    if (rc)
-        return rc;
+    if (json_object_size(payload) != 1 || !json_is_string(c) || !turn_id ||
+        strlen(turn_id) > SH_UUID_LEN)
+        return SH_EINVAL;
+    seq = tok_hold_text(w, s, turn_id, json_string_value(c), json_string_length(c));
+    if (seq >= 0)
+        json_decref(payload);
+    return seq;
+}
+
+int64_t llm_emit_token(struct llm_worker *w, struct llm_session *s, const char *turn_id,
+                       const char *text, size_t len)
+{
+    int64_t seq;
+
+    if (strlen(turn_id) <= SH_UUID_LEN && (seq = tok_hold_text(w, s, turn_id, text, len)) >= 0)
+        return seq;
+    /* Not held (no memory, odd ids): the frame goes out through jansson, as before. */
+    return llm_emit_frame(w, s, turn_id, "token", json_pack("{s:s%}", "content", text, len));
+}
+
+/* Send the envelope in w->enc (of 'e') to 'topic'; 'req' (may be NULL) tracks delivery. */
+static int send_enc(struct llm_worker *w, const char *topic, const struct sh_env *e,
+                    struct llm_req *req)
+{
+    int rc;
+
     if (req)
         llm_req_hold(req);
-    rc = sh_producer_send(w->producer, topic, e->session_id, buf, len, req);
+    rc = sh_producer_send(w->producer, topic, e->session_id, w->enc.p, w->enc.len, req);
     if (rc) {
         sh_log(SH_LOG_ERROR, "produce failed", "topic=%s session=%s type=%s err=\"%s\"", topic,
                e->session_id, e->type, sh_strerror(rc));
@@ -179,25 +169,45 @@ static int send_env(struct llm_worker *w, const char *topic, const struct sh_env
             llm_req_release(w, req);
         }
     }
-    if (keep) {
-        *keep = buf;
-        *keep_len = len;
-    } else {
-        free(buf);
-    }
     return rc;
 }
 
-static int env_new(struct sh_env *e, const char *type, const struct llm_session *s,
-                   const char *turn_id, json_t *payload)
+/* Encode 'e' (the bytes sh_env_encode() makes, in the reused w->enc) and send it. */
+static int send_env(struct llm_worker *w, const char *topic, const struct sh_env *e,
+                    struct llm_req *req)
 {
-    int rc = sh_env_init(e, type, s->id, s->user_id, turn_id);
+    llm_jbuf_reset(&w->enc);
+    if (llm_env_encode(&w->enc, e))
+        return SH_ENOMEM;
+    return send_enc(w, topic, e, req);
+}
 
-    if (rc) {
+/* What sh_env_init() fills, without the empty payload it would allocate (and we would drop),
+ * and with the id derived from 'id_base' + 'salt' when 'id_base' is given (events) instead of a
+ * fresh uuid that would be overwritten. Takes 'payload' (NULL = {}). */
+static int env_new(struct sh_env *e, const char *type, const struct llm_session *s,
+                   const char *turn_id, json_t *payload, const char *id_base, const char *salt)
+{
+    size_t tl = strlen(type), ul = turn_id ? strlen(turn_id) : 0;
+
+    memset(e, 0, offsetof(struct sh_env, reply_to) + 1);   /* reply_to stays "" */
+    e->payload = NULL;
+    if (tl >= sizeof(e->type) || ul >= sizeof(e->turn_id)) {
         json_decref(payload);
-        return rc;
+        return SH_EINVAL;
     }
-    json_decref(e->payload);
+    e->v = SH_ENV_VERSION;
+    e->seq = -1;
+    if (id_base)
+        sh_uuid_derive(id_base, salt, e->id);
+    else
+        sh_uuid_v7(e->id);
+    e->ts_ms = sh_now_ms();
+    memcpy(e->type, type, tl + 1);
+    memcpy(e->session_id, s->id, sizeof(e->session_id));    /* same sizes, NUL-terminated */
+    memcpy(e->user_id, s->user_id, sizeof(e->user_id));
+    if (ul)
+        memcpy(e->turn_id, turn_id, ul + 1);
     e->payload = payload ? payload : json_object();
     return e->payload ? SH_OK : SH_ENOMEM;
 }
@@ -206,29 +216,27 @@ int64_t llm_emit_frame(struct llm_worker *w, struct llm_session *s, const char *
                        const char *type, json_t *payload)
 {
     struct sh_env e;
-    char *buf = NULL;
-    size_t len = 0;
     int64_t held;
     int rc;
 
     if (!strcmp(type, "token") && (held = tok_hold(w, s, turn_id, payload)) >= 0)
         return held;
     llm_emit_flush(w);                  /* frames of a session keep their order */
-    rc = env_new(&e, type, s, turn_id, payload);
+    rc = env_new(&e, type, s, turn_id, payload, NULL, NULL);
     if (rc)
         return rc;
     e.seq = s->next_seq++;
-    rc = sh_env_encode(&e, &buf, &len);
+    llm_jbuf_reset(&w->enc);
+    rc = llm_env_encode(&w->enc, &e);
     if (rc)
         goto out;
     for (int i = 0; i < s->n_routes; i++)
-        if (sh_producer_send(w->producer, s->routes[i], s->id, buf, len, NULL))
+        if (sh_producer_send(w->producer, s->routes[i], s->id, w->enc.p, w->enc.len, NULL))
             sh_log(SH_LOG_WARN, "reply frame dropped", "topic=%s session=%s seq=%lld",
                    s->routes[i], s->id, (long long)e.seq);
     /* Kept for replay even without routes: a client may reconnect. */
-    rc = llm_session_frames_add(s, e.seq, buf, len);
+    rc = llm_session_frames_add(s, e.seq, w->enc.p, w->enc.len);
 out:
-    free(buf);
     sh_env_free(&e);
     return rc ? rc : e.seq;
 }
@@ -248,7 +256,7 @@ int llm_emit_direct(struct llm_worker *w, const char *topic, const char *session
     }
     json_decref(e.payload);
     e.payload = payload;
-    rc = send_env(w, topic, &e, NULL, NULL, NULL);
+    rc = send_env(w, topic, &e, NULL);
     sh_env_free(&e);
     return rc;
 }
@@ -261,11 +269,10 @@ int llm_emit_event(struct llm_worker *w, const struct llm_session *s, const char
     int rc;
 
     llm_emit_flush(w);
-    rc = env_new(&e, type, s, turn_id, payload);
+    rc = env_new(&e, type, s, turn_id, payload, id_base, salt);
     if (rc)
         return rc;
-    sh_uuid_derive(id_base, salt, e.id);
-    rc = send_env(w, w->t_events, &e, req, NULL, NULL);
+    rc = send_env(w, w->t_events, &e, req);
     sh_env_free(&e);
     return rc;
 }
@@ -273,18 +280,20 @@ int llm_emit_event(struct llm_worker *w, const struct llm_session *s, const char
 int llm_emit_context(struct llm_worker *w, const struct llm_session *s, struct llm_req *req)
 {
     struct sh_env e;
-    json_t *snap;
     int rc;
 
     llm_emit_flush(w);                  /* the snapshot must count the pending frame's seq */
-    snap = llm_session_snapshot(s);
-
-    if (!snap)
-        return SH_ENOMEM;
-    rc = env_new(&e, "context", s, NULL, snap);
-    if (rc)
+    rc = sh_env_init(&e, "context", s->id, s->user_id, NULL);
+    if (rc) {
+        sh_env_free(&e);
         return rc;
-    rc = send_env(w, w->t_context, &e, req, NULL, NULL);
+    }
+    /* Written directly: the history is kept encoded, so a snapshot copies it. */
+    llm_jbuf_reset(&w->enc);
+    llm_env_head(&w->enc, &e);
+    llm_session_snapshot_write(s, &w->enc);
+    llm_jbuf_put(&w->enc, "}", 1);
+    rc = w->enc.oom ? SH_ENOMEM : send_enc(w, w->t_context, &e, req);
     sh_env_free(&e);
     return rc;
 }

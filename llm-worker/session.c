@@ -50,6 +50,8 @@ void llm_session_destroy(struct llm_session *s)
     llm_session_frames_clear(s);
     free(s->frames);
     json_decref(s->history);
+    llm_jbuf_free(&s->hist_enc);
+    free(s->hist_lens);
     json_decref(s->done_turns);
     json_decref(s->client_ids);
     free(s);
@@ -71,6 +73,120 @@ json_t *llm_session_snapshot(const struct llm_session *s)
                      (json_int_t)s->seq_reserved, "closed_ms", (json_int_t)s->closed_ms,
                      "applied_offset", (json_int_t)s->applied_offset, "routes", routes,
                      "route_ts", route_ts);
+}
+
+/* A JSON array of strings (done_turns, client_ids); other members as jansson writes them. */
+static void write_str_array(struct llm_jbuf *b, const json_t *arr)
+{
+    size_t i;
+    json_t *x;
+
+    llm_jbuf_put(b, "[", 1);
+    json_array_foreach(arr, i, x) {
+        if (i)
+            llm_jbuf_put(b, ",", 1);
+        if (json_is_string(x))
+            llm_jbuf_str(b, json_string_value(x), json_string_length(x));
+        else
+            llm_jbuf_json(b, x);
+    }
+    llm_jbuf_put(b, "]", 1);
+}
+
+int llm_session_snapshot_write(const struct llm_session *s, struct llm_jbuf *b)
+{
+    llm_jbuf_put(b, "{\"user_id\":", 11);
+    llm_jbuf_cstr(b, s->user_id);
+    llm_jbuf_put(b, ",\"created_ms\":", 14);
+    llm_jbuf_int(b, s->created_ms);
+    llm_jbuf_put(b, ",\"next_seq\":", 12);
+    llm_jbuf_int(b, s->next_seq);
+    llm_jbuf_put(b, ",\"history\":[", 12);
+    llm_jbuf_put(b, s->hist_enc.p ? s->hist_enc.p : "", s->hist_enc.len);
+    llm_jbuf_put(b, "],\"done_turns\":", 15);
+    write_str_array(b, s->done_turns);
+    llm_jbuf_put(b, ",\"client_ids\":", 14);
+    write_str_array(b, s->client_ids);
+    llm_jbuf_put(b, ",\"running_turn\":", 16);
+    llm_jbuf_cstr(b, s->running_turn);
+    llm_jbuf_put(b, ",\"seq_reserved\":", 16);
+    llm_jbuf_int(b, s->seq_reserved);
+    llm_jbuf_put(b, ",\"closed_ms\":", 13);
+    llm_jbuf_int(b, s->closed_ms);
+    llm_jbuf_put(b, ",\"applied_offset\":", 18);
+    llm_jbuf_int(b, s->applied_offset);
+    llm_jbuf_put(b, ",\"routes\":[", 11);
+    for (int i = 0; i < s->n_routes; i++) {
+        if (i)
+            llm_jbuf_put(b, ",", 1);
+        llm_jbuf_cstr(b, s->routes[i]);
+    }
+    llm_jbuf_put(b, "],\"route_ts\":[", 14);
+    for (int i = 0; i < s->n_routes; i++) {
+        if (i)
+            llm_jbuf_put(b, ",", 1);
+        llm_jbuf_int(b, s->route_ts[i]);
+    }
+    llm_jbuf_put(b, "]}", 2);
+    return b->oom ? SH_ENOMEM : SH_OK;
+}
+
+/* Room for 'n' entries in s->hist_lens. */
+static int hist_lens_fit(struct llm_session *s, size_t n)
+{
+    size_t cap = s->hist_lens_cap ? s->hist_lens_cap : 16;
+    size_t *p;
+
+    if (n <= s->hist_lens_cap)
+        return SH_OK;
+    while (cap < n)
+        cap *= 2;
+    p = realloc(s->hist_lens, cap * sizeof(*p));
+    if (!p)
+        return SH_ENOMEM;
+    s->hist_lens = p;
+    s->hist_lens_cap = cap;
+    return SH_OK;
+}
+
+/* Append message number 'i' (0-based, already in s->history), encoded as 'enc', to the
+ * encoded history. */
+static int hist_enc_push(struct llm_session *s, size_t i, const char *enc, size_t len)
+{
+    if (hist_lens_fit(s, i + 1) || (i && llm_jbuf_put(&s->hist_enc, ",", 1)) ||
+        llm_jbuf_put(&s->hist_enc, enc, len))
+        return SH_ENOMEM;
+    s->hist_lens[i] = len;
+    return SH_OK;
+}
+
+/* Drop the oldest message of the encoded history (s->history has already dropped it). */
+static void hist_enc_shift(struct llm_session *s)
+{
+    size_t left = json_array_size(s->history);  /* messages after the drop */
+    size_t cut = s->hist_lens[0] + (left ? 1 : 0);
+
+    memmove(s->hist_enc.p, s->hist_enc.p + cut, s->hist_enc.len - cut + 1);
+    s->hist_enc.len -= cut;
+    memmove(s->hist_lens, s->hist_lens + 1, left * sizeof(*s->hist_lens));
+}
+
+/* Encode s->history from scratch (after a restore), each message as jansson dumps it. */
+static int hist_enc_rebuild(struct llm_session *s)
+{
+    size_t n = json_array_size(s->history);
+    struct llm_jbuf one = {0};
+    int rc = SH_OK;
+
+    llm_jbuf_reset(&s->hist_enc);
+    for (size_t i = 0; i < n && !rc; i++) {
+        llm_jbuf_reset(&one);
+        rc = llm_jbuf_json(&one, json_array_get(s->history, i));
+        if (!rc)
+            rc = hist_enc_push(s, i, one.p, one.len);
+    }
+    llm_jbuf_free(&one);
+    return rc;
 }
 
 struct llm_session *llm_session_restore(const char *id, int32_t partition, json_t *snap)
@@ -97,6 +213,10 @@ struct llm_session *llm_session_restore(const char *id, int32_t partition, json_
         s->created_ms = created;
     s->next_seq = next_seq;
     json_array_extend(s->history, history);
+    if (hist_enc_rebuild(s)) {
+        llm_session_destroy(s);
+        return NULL;
+    }
     if (json_is_array(done))
         json_array_extend(s->done_turns, done);
     if (json_is_array(clients))
@@ -184,8 +304,38 @@ static int push_bounded(json_t *arr, json_t *item, size_t max)
 int llm_session_history_add(struct llm_session *s, const char *role, const char *content,
                             int64_t max)
 {
-    return push_bounded(s->history, json_pack("{s:s, s:s}", "role", role, "content", content),
-                        (size_t)max);
+    json_t *m = json_pack("{s:s, s:s}", "role", role, "content", content);
+    struct llm_jbuf *b = &s->hist_enc;
+    size_t start, i;
+
+    /* jansson refuses what is not UTF-8: then nothing is added, to either form. */
+    if (!m || json_array_append_new(s->history, m))
+        return SH_ENOMEM;
+    i = json_array_size(s->history) - 1;
+    start = b->len;
+    if (i && llm_jbuf_put(b, ",", 1))
+        goto fail;
+    llm_jbuf_put(b, "{\"role\":", 8);
+    llm_jbuf_cstr(b, role);
+    llm_jbuf_put(b, ",\"content\":", 11);
+    llm_jbuf_cstr(b, content);
+    llm_jbuf_put(b, "}", 1);
+    if (b->oom || hist_lens_fit(s, i + 1))
+        goto fail;
+    s->hist_lens[i] = b->len - start - (i ? 1 : 0);
+    while (json_array_size(s->history) > (size_t)max) {
+        json_array_remove(s->history, 0);
+        hist_enc_shift(s);
+    }
+    return SH_OK;
+fail:
+    /* Keep both forms equal: take the message back out. */
+    json_array_remove(s->history, i);
+    b->oom = false;
+    b->len = start;
+    if (b->p)
+        b->p[start] = '\0';
+    return SH_ENOMEM;
 }
 
 int llm_session_mark_done(struct llm_session *s, const char *turn_id, const char *client_id)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "encode.h"
 #include "sh_envelope.h"
 
 #define LLM_MAX_ROUTES   8
@@ -36,6 +37,10 @@ struct llm_session {
     int64_t last_active_ms;     /* monotonic */
     int64_t next_seq;
     json_t *history;            /* [{role, content}] */
+    struct llm_jbuf hist_enc;   /* the same messages JSON-encoded, comma-joined, no brackets:
+                                 * snapshots and request bodies copy it instead of dumping */
+    size_t *hist_lens;          /* encoded length of each message of hist_enc */
+    size_t hist_lens_cap;
     json_t *done_turns;         /* recent finished turn ids */
     json_t *client_ids;         /* recent client message ids */
     char running_turn[SH_UUID_LEN + 1];   /* from the snapshot: a turn was in progress */
@@ -63,6 +68,9 @@ void llm_session_destroy(struct llm_session *s);
 
 /* Snapshot payload for chat.context. New reference, NULL on ENOMEM. */
 json_t *llm_session_snapshot(const struct llm_session *s);
+/* Append the same snapshot, JSON-encoded (the bytes json_dumps(llm_session_snapshot(s),
+ * JSON_COMPACT) makes), to 'b'. Returns 0 or SH_ENOMEM. */
+int llm_session_snapshot_write(const struct llm_session *s, struct llm_jbuf *b);
 /* Rebuild a session from a snapshot payload. A snapshot taken mid-turn
  * moves next_seq past the turn's reservation so seq never goes back.
  * NULL when the payload is malformed. */

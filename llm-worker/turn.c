@@ -15,7 +15,9 @@ struct llm_turn {
     struct llm_worker *w;
     struct llm_session *s;
     struct llm_pending *p;      /* the request: env (content, ids) and tracker */
-    json_t *msgs;               /* messages for the next LLM request */
+    json_t *msgs;               /* messages for the next LLM request; NULL until a tool round
+                                 * (the first request's body is written from the session's
+                                 * encoded history instead) */
     uint64_t req_id;
     bool llm_active;
     bool abandoned;             /* on_done must only free */
@@ -110,16 +112,36 @@ static void on_delta(void *user, const struct sh_oai_delta *d)
     append_text(t, d->content, d->content_len);
     t->w->n_tokens++;
     sh_counter_inc(t->w->m.tokens);
-    frame(t, "token", json_pack("{s:s%}", "content", d->content, d->content_len));
+    t->frames++;                        /* as frame() does */
+    llm_emit_token(t->w, t->s, t->p->env.turn_id, d->content, d->content_len);
 }
 
 static int request_llm(struct llm_turn *t);
+
+/* The messages of the first request as a jansson array (system, history, user), for the rounds
+ * after a tool call. */
+static json_t *first_messages(const struct llm_turn *t)
+{
+    json_t *msgs = json_array();
+
+    if (!msgs)
+        return NULL;
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content",
+                                          t->w->cfg->system_prompt));
+    json_array_extend(msgs, t->s->history);
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content",
+                                          content_of(t)));
+    return msgs;
+}
 
 /* Run every tool call of one round: frames, events, messages. */
 static void run_tools(struct llm_turn *t, const struct sh_oai_result *r)
 {
     struct llm_worker *w = t->w;
     json_t *calls = json_array();
+
+    if (!t->msgs)
+        t->msgs = first_messages(t);
 
     for (size_t i = 0; i < r->n_tool_calls; i++) {
         const struct sh_oai_tool_call *c = &r->tool_calls[i];
@@ -224,10 +246,29 @@ static void on_done(void *user, const struct sh_oai_result *r)
     turn_finish(t, r->finish_reason ? r->finish_reason : "stop");
 }
 
+/* The body of the turn's first request, written directly: the session keeps its history
+ * encoded, so the body copies it instead of dumping a jansson tree (same bytes as
+ * sh_oai_request_build(), see tests/test_encode.c). */
+static int first_body(struct llm_turn *t, struct llm_jbuf *b)
+{
+    struct llm_worker *w = t->w;
+    const char *content = content_of(t);
+
+    if (!w->tools_json && w->tools && json_array_size(w->tools) > 0) {
+        w->tools_json = json_dumps(w->tools, JSON_COMPACT);
+        if (!w->tools_json)
+            return SH_ENOMEM;
+    }
+    return llm_request_body(b, w->cfg->model, w->cfg->system_prompt, t->s->hist_enc.p,
+                            t->s->hist_enc.len, content, strlen(content), w->tools_json,
+                            (int)w->cfg->max_tokens);
+}
+
 static int request_llm(struct llm_turn *t)
 {
     static const struct sh_oai_callbacks cb = {on_delta, on_done};
     struct llm_config *cfg = t->w->cfg;
+    struct llm_jbuf *b = &t->w->body;
     struct sh_oai_request req = {
         .model = cfg->model,
         .messages = t->msgs,
@@ -236,14 +277,22 @@ static int request_llm(struct llm_turn *t)
         .max_tokens = (int)cfg->max_tokens,
     };
     char *body = NULL;
-    int rc = sh_oai_request_build(&req, &body);
+    int rc;
 
+    llm_jbuf_reset(b);
+    if (t->msgs || t->rounds) {         /* after a tool round (msgs NULL only on ENOMEM) */
+        rc = sh_oai_request_build(&req, &body);
+        if (!rc && llm_jbuf_puts(b, body))
+            rc = SH_ENOMEM;
+        free(body);
+    } else {
+        rc = first_body(t, b);
+    }
     if (rc)
         return rc;
     t->req_start_us = sh_mono_us();
     t->got_first = false;
-    rc = sh_oai_client_start(t->w->llm, body, &cb, t, &t->req_id);
-    free(body);
+    rc = sh_oai_client_start_built(t->w->llm, b->p, b->len, true, &cb, t, &t->req_id);
     if (!rc)
         t->llm_active = true;
     return rc;
@@ -282,12 +331,6 @@ int llm_turn_start(struct llm_worker *w, struct llm_session *s, struct llm_pendi
     llm_emit_event(w, s, turn_id, "user_message", turn_id, "user_message",
                    json_pack("{s:s}", "content", content_of(t)), p->req);
 
-    t->msgs = json_array();
-    json_array_append_new(t->msgs, json_pack("{s:s, s:s}", "role", "system", "content",
-                                             w->cfg->system_prompt));
-    json_array_extend(t->msgs, s->history);
-    json_array_append_new(t->msgs, json_pack("{s:s, s:s}", "role", "user", "content",
-                                             content_of(t)));
     if (request_llm(t))
         fail(t, "llm_error", "Could not start the language model request.");
     return SH_OK;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "encode.h"
 #include "metrics.h"
 #include "offsets.h"
 #include "session.h"
@@ -63,6 +64,9 @@ struct llm_worker {
     struct llm_metrics m;           /* chat_llm_* and readiness */
     struct llm_gateways *gateways;  /* gateway liveness (gateways.c), may be NULL */
     struct llm_tokbuf tok;          /* pending token frame (emit.c) */
+    struct llm_jbuf enc;            /* envelope buffer reused by every other emit (emit.c) */
+    struct llm_jbuf body;           /* request body buffer reused by every turn (turn.c) */
+    char *tools_json;               /* 'tools' encoded once (turn.c); owned, NULL until used */
 };
 
 /* Request trackers (worker.c). */
@@ -82,9 +86,13 @@ void llm_worker_commit(struct llm_worker *w, bool sync);
  * the next tokens of the same turn until llm_emit_flush() or any other emit. */
 int64_t llm_emit_frame(struct llm_worker *w, struct llm_session *s, const char *turn_id,
                        const char *type, json_t *payload);
+/* A "token" frame with 'len' bytes of UTF-8 'text' (copied): llm_emit_frame() with payload
+ * {"content": text}, held for coalescing without building that payload. */
+int64_t llm_emit_token(struct llm_worker *w, struct llm_session *s, const char *turn_id,
+                       const char *text, size_t len);
 /* Send the pending coalesced token frame, if any. Called at the end of every poll round. */
 void llm_emit_flush(struct llm_worker *w);
-/* Flush, then free the coalescing buffers (at shutdown). */
+/* Flush, then free the coalescing and encoding buffers (at shutdown). */
 void llm_emit_free(struct llm_worker *w);
 /* A frame without seq to one reply topic (attached, refusals). */
 int llm_emit_direct(struct llm_worker *w, const char *topic, const char *session_id,
