@@ -3,7 +3,8 @@
  * into an accumulator as the LLM client does; the whole input is also parsed
  * as a non-streaming response body and as an error body. Checks the
  * accumulator's invariants after every step, and that the allocation-free fast
- * path (sh_oai_fast.c) never accepts a line the full parser reads differently. */
+ * paths (sh_oai_fast.c: content chunks, and role/finish_reason/usage chunks) never accept a
+ * line the full parser reads differently. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,37 @@ out:
     free(scratch);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* The same for the meta fast path (role, finish_reason and usage chunks): what it takes, the
+ * full parser reads as the same content, role, finish_reason and usage, and nothing else. */
+static void check_meta(const char *s, size_t len)
+{
+    struct sh_oai_delta a = {0}, b = {0};
+    char buf[64];
+    int rc;
+
+    if (!sh_oai_fast_meta(s, len, &a, buf, sizeof(buf)))
+        return;
+    if (a.content[a.content_len] != '\0' || a.tools || a.root)
+        abort();
+    rc = sh_oai_chunk_parse(s, len, &b);
+    if (rc == SH_ENOMEM)
+        goto out;
+    if (rc != 0 || b.done || b.error.present || b.n_tools || a.content_len != b.content_len ||
+        memcmp(a.content, b.content, a.content_len) != 0 || !same_str(a.role, b.role) ||
+        !same_str(a.finish_reason, b.finish_reason) || a.has_usage != b.has_usage ||
+        a.usage.prompt_tokens != b.usage.prompt_tokens ||
+        a.usage.completion_tokens != b.usage.completion_tokens ||
+        a.usage.total_tokens != b.usage.total_tokens)
+        abort();
+out:
+    sh_oai_delta_free(&b);
+}
+
 static void stream(const char *s, size_t len)
 {
     struct sh_oai_acc acc;
@@ -66,6 +98,7 @@ static void stream(const char *s, size_t len)
         if (!nl)
             nl = end;
         check_fast(s, (size_t)(nl - s));
+        check_meta(s, (size_t)(nl - s));
         rc = sh_oai_chunk_parse(s, (size_t)(nl - s), &d);
         if (rc == 0 && !d.error.present && sh_oai_acc_add(&acc, &d) == 0)
             check_acc(&acc);

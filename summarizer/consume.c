@@ -123,34 +123,47 @@ void sum_consumer_wakeup(struct sum_consumer *c)
         sum_jobs_wakeup(c->jobs);
 }
 
-/* One message: a session_end becomes a job, everything else is done at once. */
+/* One message: a session_end becomes a job, everything else is done at once. The offset is
+ * held before the job exists, so the commit point can never pass a summary still to come. */
 static void take(struct sum_consumer *c, rd_kafka_message_t *m)
 {
     static const char needle[] = "\"session_end\"";
     struct sh_env e;
-    bool held = false;
+    bool end = false;
+    int rc;
 
     c->events++;
     /* Most events are not ends: skip the JSON parse when the type cannot match. */
-    if (m->payload && memmem(m->payload, m->len, needle, sizeof(needle) - 1)) {
-        if (sh_env_decode(m->payload, m->len, &e) == SH_OK) {
-            if (!strcmp(e.type, "session_end")) {
-                if (!sh_uuid_valid(e.id))
-                    sh_log(SH_LOG_WARN, "session_end without a UUID id ignored (the persister "
-                           "dead-letters it)", "partition=%d offset=%lld",
-                           (int)m->partition, (long long)m->offset);
-                else if (sum_jobs_add(c->jobs, &e, m->partition, m->offset) == SH_OK)
-                    held = true;
-                else
-                    sh_log(SH_LOG_ERROR, "out of memory: session_end not summarized",
-                           "session=%s end=%s", e.session_id, e.id);
-                c->ends += held;
-            }
+    if (m->payload && memmem(m->payload, m->len, needle, sizeof(needle) - 1) &&
+        sh_env_decode(m->payload, m->len, &e) == SH_OK) {
+        if (strcmp(e.type, "session_end") != 0) {
             sh_env_free(&e);
+        } else if (!sh_uuid_valid(e.id)) {
+            sh_log(SH_LOG_WARN, "session_end without a UUID id ignored (the persister "
+                   "dead-letters it)", "partition=%d offset=%lld", (int)m->partition,
+                   (long long)m->offset);
+            sh_env_free(&e);
+        } else {
+            end = true;                 /* 'e' is freed below */
         }
     }
-    if (sum_offsets_seen(c->offs, m->partition, m->offset, held))
-        sh_log(SH_LOG_ERROR, "out of memory tracking offsets", NULL);
+    rc = sum_offsets_seen(c->offs, m->partition, m->offset, end);
+    if (rc)
+        sh_log(SH_LOG_ERROR, "offset not tracked", "partition=%d offset=%lld err=%s%s",
+               (int)m->partition, (long long)m->offset, sh_strerror(rc),
+               end ? " (its session_end is not summarized)" : "");
+    if (!end)
+        return;
+    if (!rc) {
+        if (sum_jobs_add(c->jobs, &e, m->partition, m->offset) == SH_OK) {
+            c->ends++;
+        } else {
+            sh_log(SH_LOG_ERROR, "out of memory: session_end not summarized", "session=%s end=%s",
+                   e.session_id, e.id);
+            sum_offsets_done(c->offs, m->partition, m->offset);
+        }
+    }
+    sh_env_free(&e);
 }
 
 static void report(struct sum_consumer *c, bool force)
