@@ -82,6 +82,10 @@ static void test_uuid(void **state)
     assert_string_equal(a, b);
     assert_string_not_equal(a, c);
     assert_true(sh_uuid_valid(a));
+    /* Derived ids are stored (event_key): they must never change between releases. */
+    assert_string_equal(a, "c0ad8cdf-d287-85d9-b03c-58d24b7bb5a7");
+    sh_uuid_derive("0193a5c1-0000-7000-8000-00000000abcd", "ai_response", c);
+    assert_string_equal(c, "23d76df3-b3d6-8e87-92cc-dfbaec90697f");
     assert_false(sh_uuid_valid("0193a5c1-0000-7000-8000-00000000000"));
     assert_false(sh_uuid_valid("0193a5c1-0000-7000-8000-00000000000g"));
     assert_false(sh_uuid_valid("0193a5c1+0000-7000-8000-000000000000"));
