@@ -292,7 +292,7 @@ int llm_emit_context(struct llm_worker *w, const struct llm_session *s, struct l
     llm_jbuf_reset(&w->enc);
     llm_env_head(&w->enc, &e);
     llm_session_snapshot_write(s, &w->enc);
-    llm_jbuf_put(&w->enc, "}", 1);
+    LLM_JBUF_LIT(&w->enc, "}");
     rc = w->enc.oom ? SH_ENOMEM : send_enc(w, w->t_context, &e, req);
     sh_env_free(&e);
     return rc;

@@ -124,7 +124,7 @@ int llm_jbuf_json(struct llm_jbuf *b, const json_t *v)
     size_t avail, n;
 
     if (!v)
-        return llm_jbuf_put(b, "{}", 2);
+        return LLM_JBUF_LIT(b, "{}");
     if (llm_jbuf_reserve(b, 256))
         return SH_ENOMEM;
     avail = b->cap - b->len - 1;
@@ -154,27 +154,27 @@ int llm_env_head(struct llm_jbuf *b, const struct sh_env *e)
     n = snprintf(head, sizeof(head), "{\"v\":%d,\"id\":", e->v);
     llm_jbuf_put(b, head, (size_t)n);
     llm_jbuf_cstr(b, e->id);
-    llm_jbuf_put(b, ",\"type\":", 8);
+    LLM_JBUF_LIT(b, ",\"type\":");
     llm_jbuf_cstr(b, e->type);
-    llm_jbuf_put(b, ",\"ts\":", 6);
+    LLM_JBUF_LIT(b, ",\"ts\":");
     llm_jbuf_int(b, e->ts_ms);
-    llm_jbuf_put(b, ",\"session_id\":", 14);
+    LLM_JBUF_LIT(b, ",\"session_id\":");
     llm_jbuf_cstr(b, e->session_id);
-    llm_jbuf_put(b, ",\"user_id\":", 11);
+    LLM_JBUF_LIT(b, ",\"user_id\":");
     llm_jbuf_cstr(b, e->user_id);
     if (e->turn_id[0]) {
-        llm_jbuf_put(b, ",\"turn_id\":", 11);
+        LLM_JBUF_LIT(b, ",\"turn_id\":");
         llm_jbuf_cstr(b, e->turn_id);
     }
     if (e->seq >= 0) {
-        llm_jbuf_put(b, ",\"seq\":", 7);
+        LLM_JBUF_LIT(b, ",\"seq\":");
         llm_jbuf_int(b, e->seq);
     }
     if (e->reply_to[0]) {
-        llm_jbuf_put(b, ",\"reply_to\":", 12);
+        LLM_JBUF_LIT(b, ",\"reply_to\":");
         llm_jbuf_cstr(b, e->reply_to);
     }
-    llm_jbuf_put(b, ",\"payload\":", 11);
+    LLM_JBUF_LIT(b, ",\"payload\":");
     return b->oom ? SH_ENOMEM : SH_OK;
 }
 
@@ -182,7 +182,7 @@ int llm_env_encode(struct llm_jbuf *b, const struct sh_env *e)
 {
     llm_env_head(b, e);
     llm_jbuf_json(b, e->payload);
-    llm_jbuf_put(b, "}", 1);
+    LLM_JBUF_LIT(b, "}");
     return b->oom ? SH_ENOMEM : SH_OK;
 }
 
@@ -190,27 +190,27 @@ int llm_request_body(struct llm_jbuf *b, const char *model, const char *system,
                      const char *history, size_t history_len, const char *user, size_t user_len,
                      const char *tools, int64_t max_tokens)
 {
-    llm_jbuf_put(b, "{\"model\":", 9);
+    LLM_JBUF_LIT(b, "{\"model\":");
     llm_jbuf_cstr(b, model);
     llm_jbuf_puts(b, ",\"messages\":[{\"role\":\"system\",\"content\":");
     llm_jbuf_cstr(b, system);
-    llm_jbuf_put(b, "},", 2);
+    LLM_JBUF_LIT(b, "},");
     if (history_len) {
         llm_jbuf_put(b, history, history_len);
-        llm_jbuf_put(b, ",", 1);
+        LLM_JBUF_LIT(b, ",");
     }
     llm_jbuf_puts(b, "{\"role\":\"user\",\"content\":");
     llm_jbuf_str(b, user, user_len);
-    llm_jbuf_put(b, "}]", 2);
+    LLM_JBUF_LIT(b, "}]");
     if (tools && strcmp(tools, "[]") != 0) {
-        llm_jbuf_put(b, ",\"tools\":", 9);
+        LLM_JBUF_LIT(b, ",\"tools\":");
         llm_jbuf_puts(b, tools);
     }
     llm_jbuf_puts(b, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     if (max_tokens > 0) {
-        llm_jbuf_put(b, ",\"max_tokens\":", 14);
+        LLM_JBUF_LIT(b, ",\"max_tokens\":");
         llm_jbuf_int(b, max_tokens);
     }
-    llm_jbuf_put(b, "}", 1);
+    LLM_JBUF_LIT(b, "}");
     return b->oom ? SH_ENOMEM : SH_OK;
 }

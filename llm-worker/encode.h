@@ -26,6 +26,8 @@ void llm_jbuf_reset(struct llm_jbuf *b);
 /* Make room for 'n' more bytes (plus the NUL). */
 int llm_jbuf_reserve(struct llm_jbuf *b, size_t n);
 int llm_jbuf_put(struct llm_jbuf *b, const char *s, size_t n);
+/* A string literal, its length counted by the compiler. */
+#define LLM_JBUF_LIT(b, lit) llm_jbuf_put((b), "" lit, sizeof(lit) - 1)
 /* A C string literal or other NUL-terminated text, unescaped. */
 int llm_jbuf_puts(struct llm_jbuf *b, const char *s);
 /* 'n' bytes of UTF-8 as a quoted JSON string (escaped like jansson's JSON_COMPACT). */

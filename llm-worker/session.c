@@ -81,53 +81,53 @@ static void write_str_array(struct llm_jbuf *b, const json_t *arr)
     size_t i;
     json_t *x;
 
-    llm_jbuf_put(b, "[", 1);
+    LLM_JBUF_LIT(b, "[");
     json_array_foreach(arr, i, x) {
         if (i)
-            llm_jbuf_put(b, ",", 1);
+            LLM_JBUF_LIT(b, ",");
         if (json_is_string(x))
             llm_jbuf_str(b, json_string_value(x), json_string_length(x));
         else
             llm_jbuf_json(b, x);
     }
-    llm_jbuf_put(b, "]", 1);
+    LLM_JBUF_LIT(b, "]");
 }
 
 int llm_session_snapshot_write(const struct llm_session *s, struct llm_jbuf *b)
 {
-    llm_jbuf_put(b, "{\"user_id\":", 11);
+    LLM_JBUF_LIT(b, "{\"user_id\":");
     llm_jbuf_cstr(b, s->user_id);
-    llm_jbuf_put(b, ",\"created_ms\":", 14);
+    LLM_JBUF_LIT(b, ",\"created_ms\":");
     llm_jbuf_int(b, s->created_ms);
-    llm_jbuf_put(b, ",\"next_seq\":", 12);
+    LLM_JBUF_LIT(b, ",\"next_seq\":");
     llm_jbuf_int(b, s->next_seq);
-    llm_jbuf_put(b, ",\"history\":[", 12);
+    LLM_JBUF_LIT(b, ",\"history\":[");
     llm_jbuf_put(b, s->hist_enc.p ? s->hist_enc.p : "", s->hist_enc.len);
-    llm_jbuf_put(b, "],\"done_turns\":", 15);
+    LLM_JBUF_LIT(b, "],\"done_turns\":");
     write_str_array(b, s->done_turns);
-    llm_jbuf_put(b, ",\"client_ids\":", 14);
+    LLM_JBUF_LIT(b, ",\"client_ids\":");
     write_str_array(b, s->client_ids);
-    llm_jbuf_put(b, ",\"running_turn\":", 16);
+    LLM_JBUF_LIT(b, ",\"running_turn\":");
     llm_jbuf_cstr(b, s->running_turn);
-    llm_jbuf_put(b, ",\"seq_reserved\":", 16);
+    LLM_JBUF_LIT(b, ",\"seq_reserved\":");
     llm_jbuf_int(b, s->seq_reserved);
-    llm_jbuf_put(b, ",\"closed_ms\":", 13);
+    LLM_JBUF_LIT(b, ",\"closed_ms\":");
     llm_jbuf_int(b, s->closed_ms);
-    llm_jbuf_put(b, ",\"applied_offset\":", 18);
+    LLM_JBUF_LIT(b, ",\"applied_offset\":");
     llm_jbuf_int(b, s->applied_offset);
-    llm_jbuf_put(b, ",\"routes\":[", 11);
+    LLM_JBUF_LIT(b, ",\"routes\":[");
     for (int i = 0; i < s->n_routes; i++) {
         if (i)
-            llm_jbuf_put(b, ",", 1);
+            LLM_JBUF_LIT(b, ",");
         llm_jbuf_cstr(b, s->routes[i]);
     }
-    llm_jbuf_put(b, "],\"route_ts\":[", 14);
+    LLM_JBUF_LIT(b, "],\"route_ts\":[");
     for (int i = 0; i < s->n_routes; i++) {
         if (i)
-            llm_jbuf_put(b, ",", 1);
+            LLM_JBUF_LIT(b, ",");
         llm_jbuf_int(b, s->route_ts[i]);
     }
-    llm_jbuf_put(b, "]}", 2);
+    LLM_JBUF_LIT(b, "]}");
     return b->oom ? SH_ENOMEM : SH_OK;
 }
 
@@ -153,7 +153,7 @@ static int hist_lens_fit(struct llm_session *s, size_t n)
  * encoded history. */
 static int hist_enc_push(struct llm_session *s, size_t i, const char *enc, size_t len)
 {
-    if (hist_lens_fit(s, i + 1) || (i && llm_jbuf_put(&s->hist_enc, ",", 1)) ||
+    if (hist_lens_fit(s, i + 1) || (i && LLM_JBUF_LIT(&s->hist_enc, ",")) ||
         llm_jbuf_put(&s->hist_enc, enc, len))
         return SH_ENOMEM;
     s->hist_lens[i] = len;
@@ -313,13 +313,13 @@ int llm_session_history_add(struct llm_session *s, const char *role, const char 
         return SH_ENOMEM;
     i = json_array_size(s->history) - 1;
     start = b->len;
-    if (i && llm_jbuf_put(b, ",", 1))
+    if (i && LLM_JBUF_LIT(b, ","))
         goto fail;
-    llm_jbuf_put(b, "{\"role\":", 8);
+    LLM_JBUF_LIT(b, "{\"role\":");
     llm_jbuf_cstr(b, role);
-    llm_jbuf_put(b, ",\"content\":", 11);
+    LLM_JBUF_LIT(b, ",\"content\":");
     llm_jbuf_cstr(b, content);
-    llm_jbuf_put(b, "}", 1);
+    LLM_JBUF_LIT(b, "}");
     if (b->oom || hist_lens_fit(s, i + 1))
         goto fail;
     s->hist_lens[i] = b->len - start - (i ? 1 : 0);
