@@ -76,6 +76,29 @@ def _alarm_timeout(request):
         signal.signal(signal.SIGALRM, old)
 
 
+# -- figures ---------------------------------------------------------------------------------
+# Tests print one line per measured scenario ("[faults] ...", "hostile: ...", ...). pytest -q
+# captures the output of passing tests, so those lines are collected here and shown together at
+# the end of the run, where CI's log keeps them.
+FIGURE_PREFIXES = ("[", "hostile:", "sql-params:")
+_FIGURES: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" or not report.capstdout:
+        return
+    for line in report.capstdout.splitlines():
+        if line.startswith(FIGURE_PREFIXES):
+            _FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
+
 # -- service logs on failure -----------------------------------------------------------------
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
