@@ -378,6 +378,25 @@ int bad3(PGconn *c, const char *const *v)
     return PQexecParams(c, "SELECT 1 WHERE a = $1 AND b = $2", 1, NULL, v, NULL, NULL, 0) != NULL;
 }
 ''',
+    # sh_pg_exec -> sh_pg_exec_bin -> PQsendQueryParams: a wrapper of a wrapper, binary
+    # parameters; the count is still checked through both levels.
+    "bad_bin_count.c": r'''
+static int exec_bin(PGconn *c, const char *sql, int n, const char *const *v, const int *l,
+                    const int *f)
+{
+    return PQsendQueryParams(c, sql, n, NULL, v, l, f, 0);
+}
+static int exec_text(PGconn *c, const char *sql, int n, const char *const *v)
+{
+    return exec_bin(c, sql, n, v, NULL, NULL);
+}
+int bad5(PGconn *c, const char *const *v, const int *l, const int *f)
+{
+    exec_text(c, "SELECT $1", 1, v);
+    exec_bin(c, "SELECT $1::int8[]", 1, v, l, f);
+    return exec_text(c, "SELECT $1::int8[], $2::uuid[]", 3, v);
+}
+''',
     "bad_pointer.c": r'''
 int bad4(PGconn *c, int admin)
 {
@@ -396,7 +415,7 @@ def test_scanner_catches_planted_violations(tmp_path):
     flagged = {Path(f.where.split(":")[0]).name for f in findings}
     assert "ok.c" not in flagged, [str(f) for f in findings]
     assert flagged == set(PLANTED) - {"ok.c"}, [str(f) for f in findings]
-    assert checked >= 7
+    assert checked >= 10
 
 
 def test_all_sql_is_constant_and_parameterised():
@@ -406,6 +425,6 @@ def test_all_sql_is_constant_and_parameterised():
     print(f"sql-params: {len(files)} C files, {checked} SQL call sites, "
           f"wrappers {wrappers}, {len(findings)} violation(s)")
     # sh_pg_exec is the project's one door to libpq; if the scan lost it, it checks nothing.
-    assert "sh_pg_exec" in wrappers and "sh_pg_cmd" in wrappers, wrappers
+    assert {"sh_pg_exec", "sh_pg_exec_bin", "sh_pg_cmd"} <= set(wrappers), wrappers
     assert checked >= 10, f"only {checked} SQL call sites found: the scanner is broken"
     assert not findings, "SQL not parameterised:\n" + "\n".join(map(str, findings))

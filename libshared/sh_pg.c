@@ -180,6 +180,12 @@ static int result_error(struct sh_pg *pg, const PGresult *r)
 int sh_pg_exec(struct sh_pg *pg, const char *sql, int nparams, const char *const *values,
                int timeout_ms, PGresult **res)
 {
+    return sh_pg_exec_bin(pg, sql, nparams, values, NULL, NULL, timeout_ms, res);
+}
+
+int sh_pg_exec_bin(struct sh_pg *pg, const char *sql, int nparams, const char *const *values,
+                   const int *lengths, const int *formats, int timeout_ms, PGresult **res)
+{
     int64_t deadline = sh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
     PGresult *keep = NULL, *r;
     int rc;
@@ -192,7 +198,7 @@ int sh_pg_exec(struct sh_pg *pg, const char *sql, int nparams, const char *const
     if ((rc = sh_pg_connect(pg, timeout_ms < SH_PG_CONNECT_MAX_MS ? timeout_ms
                                                                   : SH_PG_CONNECT_MAX_MS)))
         return rc;
-    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
+    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, lengths, formats, 0))
         return lost(pg, NULL);
     for (;;) {
         int f = PQflush(pg->conn);

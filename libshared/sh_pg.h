@@ -42,6 +42,12 @@ void sh_pg_disconnect(struct sh_pg *pg);
  * PQclear()s; otherwise '*res' is NULL. Returns one of the codes above. */
 int sh_pg_exec(struct sh_pg *pg, const char *sql, int nparams, const char *const *values,
                int timeout_ms, PGresult **res);
+/* sh_pg_exec() with parameters in binary format where 'formats[i]' is 1 (then 'values[i]'
+ * holds 'lengths[i]' bytes in the type's binary send/receive form; the statement should
+ * cast the parameter, e.g. $1::uuid[], so the server knows its type). 'lengths' and
+ * 'formats' may be NULL (all text, as sh_pg_exec). Results stay in text format. */
+int sh_pg_exec_bin(struct sh_pg *pg, const char *sql, int nparams, const char *const *values,
+                   const int *lengths, const int *formats, int timeout_ms, PGresult **res);
 /* sh_pg_exec() for statements whose result is not needed (BEGIN, COMMIT, SAVEPOINT...). */
 int sh_pg_cmd(struct sh_pg *pg, const char *sql, int timeout_ms);
 

@@ -3,13 +3,12 @@
 #include "sh_err.h"
 #include "sh_map.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing string. */
+/* A growing byte buffer. */
 struct sbuf {
     char *p;
     size_t len, cap;
@@ -28,65 +27,6 @@ static int sb_reserve(struct sbuf *b, size_t more)
     b->p = p;
     b->cap = cap;
     return SH_OK;
-}
-
-static int sb_putc(struct sbuf *b, char c)
-{
-    if (sb_reserve(b, 1))
-        return SH_ENOMEM;
-    b->p[b->len++] = c;
-    b->p[b->len] = '\0';
-    return SH_OK;
-}
-
-static int sb_puts(struct sbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (sb_reserve(b, n))
-        return SH_ENOMEM;
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-    return SH_OK;
-}
-
-/* Append one array element: NULL bare, anything else quoted with " and \ escaped. */
-static int sb_element(struct sbuf *b, const char *s, bool first)
-{
-    if (!first && sb_putc(b, ','))
-        return SH_ENOMEM;
-    if (!s)
-        return sb_puts(b, "NULL");
-    if (sb_reserve(b, strlen(s) * 2 + 2))
-        return SH_ENOMEM;
-    b->p[b->len++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = *s;
-    }
-    b->p[b->len++] = '"';
-    b->p[b->len] = '\0';
-    return SH_OK;
-}
-
-int pst_array_literal(const char *const *items, size_t n, char **out)
-{
-    struct sbuf b = {0};
-
-    *out = NULL;
-    if (sb_putc(&b, '{'))
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if (sb_element(&b, items[i], i == 0))
-            goto fail;
-    if (sb_putc(&b, '}'))
-        goto fail;
-    *out = b.p;
-    return SH_OK;
-fail:
-    free(b.p);
-    return SH_ENOMEM;
 }
 
 void pst_row_poison(struct pst_row *row, const char *fmt, ...)
@@ -232,17 +172,103 @@ void pst_params_free(struct pst_params *p)
 {
     if (!p)
         return;
-    free(p->s_ids);
-    free(p->s_users);
-    free(p->s_ts);
-    free(p->e_keys);
-    free(p->e_sessions);
-    free(p->e_turns);
-    free(p->e_ts);
-    free(p->e_types);
-    free(p->e_contents);
-    free(p->e_metas);
+    for (int i = 0; i < PST_NPARAMS; i++)
+        free(p->val[i]);
     memset(p, 0, sizeof(*p));
+}
+
+/* Binary array parameters (batch.h): the writer of one array. */
+static int sb_put(struct sbuf *b, const void *data, size_t n)
+{
+    if (sb_reserve(b, n))
+        return SH_ENOMEM;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return SH_OK;
+}
+
+static int sb_u32(struct sbuf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+
+    return sb_put(b, x, sizeof(x));
+}
+
+static int sb_u64(struct sbuf *b, uint64_t v)
+{
+    return sb_u32(b, (uint32_t)(v >> 32)) || sb_u32(b, (uint32_t)v) ? SH_ENOMEM : SH_OK;
+}
+
+/* Header of a one-dimensional array of 'n' elements of type 'oid' (ndim 0 when empty).
+ * The has-null flag (bytes 4..7) starts at 0; arr_null() sets it. */
+static int arr_begin(struct sbuf *b, uint32_t oid, size_t n, size_t elem_bytes)
+{
+    if (sb_reserve(b, 20 + n * (4 + elem_bytes)))
+        return SH_ENOMEM;
+    if (sb_u32(b, n ? 1 : 0) || sb_u32(b, 0) || sb_u32(b, oid))
+        return SH_ENOMEM;
+    if (n && (sb_u32(b, (uint32_t)n) || sb_u32(b, 1)))
+        return SH_ENOMEM;
+    return SH_OK;
+}
+
+static int arr_null(struct sbuf *b)
+{
+    b->p[7] = 1;
+    return sb_u32(b, UINT32_MAX);   /* length -1 */
+}
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* A canonical UUID (validated when the row was decoded) as its 16 bytes; NULL when "". */
+static int arr_uuid(struct sbuf *b, const char *s)
+{
+    unsigned char u[16];
+
+    if (!s || !*s)
+        return arr_null(b);
+    for (int i = 0; i < 16; i++) {
+        if (*s == '-')
+            s++;
+        u[i] = (unsigned char)(hexval(s[0]) << 4 | hexval(s[1]));
+        s += 2;
+    }
+    return sb_u32(b, 16) || sb_put(b, u, 16) ? SH_ENOMEM : SH_OK;
+}
+
+static int arr_int8(struct sbuf *b, int64_t v)
+{
+    return sb_u32(b, 8) || sb_u64(b, (uint64_t)v) ? SH_ENOMEM : SH_OK;
+}
+
+static int arr_text(struct sbuf *b, const char *s)
+{
+    size_t n;
+
+    if (!s)
+        return arr_null(b);
+    n = strlen(s);
+    if (n > INT32_MAX)
+        return SH_ENOMEM;
+    return sb_u32(b, (uint32_t)n) || sb_put(b, s, n) ? SH_ENOMEM : SH_OK;
+}
+
+/* Hand the finished array 'b' over to parameter 'i' of 'p'. */
+static int arr_end(struct sbuf *b, struct pst_params *p, int i)
+{
+    if (b->len > INT32_MAX) {
+        free(b->p);
+        *b = (struct sbuf){0};
+        return SH_ENOMEM;
+    }
+    p->val[i] = b->p;
+    p->len[i] = (int)b->len;
+    *b = (struct sbuf){0};   /* now owned by 'p' */
+    return SH_OK;
 }
 
 /* One distinct session of the batch. */
@@ -264,14 +290,11 @@ static int build_sessions(struct pst_row *const *rows, size_t n, const struct sh
 {
     struct sh_map *idx = sh_map_create();
     struct sess *s = calloc(n ? n : 1, sizeof(*s));
-    const char **ids = calloc(n ? n : 1, sizeof(char *));
-    const char **users = calloc(n ? n : 1, sizeof(char *));
-    char (*ts)[24] = calloc(n ? n : 1, sizeof(*ts));
-    const char **tsp = calloc(n ? n : 1, sizeof(char *));
+    struct sbuf ids = {0}, users = {0}, ts = {0};
     size_t ns = 0;
     int rc = SH_ENOMEM;
 
-    if (!idx || !s || !ids || !users || !ts || !tsp)
+    if (!idx || !s)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const struct pst_row *r = rows[i];
@@ -299,68 +322,60 @@ static int build_sessions(struct pst_row *const *rows, size_t n, const struct sh
         ns = kept;
     }
     qsort(s, ns, sizeof(*s), cmp_sess);
-    for (size_t i = 0; i < ns; i++) {
-        ids[i] = s[i].id;
-        users[i] = s[i].user;
-        snprintf(ts[i], sizeof(ts[i]), "%" PRId64, s[i].ts);
-        tsp[i] = ts[i];
-    }
-    if (pst_array_literal(ids, ns, &p->s_ids) || pst_array_literal(users, ns, &p->s_users) ||
-        pst_array_literal(tsp, ns, &p->s_ts))
+    if (arr_begin(&ids, PST_OID_UUID, ns, 16) || arr_begin(&users, PST_OID_TEXT, ns, 8) ||
+        arr_begin(&ts, PST_OID_INT8, ns, 8))
+        goto out;
+    for (size_t i = 0; i < ns; i++)
+        if (arr_uuid(&ids, s[i].id) || arr_text(&users, s[i].user) || arr_int8(&ts, s[i].ts))
+            goto out;
+    if (arr_end(&ids, p, PST_S_IDS) || arr_end(&users, p, PST_S_USERS) ||
+        arr_end(&ts, p, PST_S_TS))
         goto out;
     p->n_sessions = ns;
     rc = SH_OK;
 out:
     sh_map_destroy(idx);
     free(s);
-    free(ids);
-    free(users);
-    free(ts);
-    free(tsp);
+    free(ids.p);
+    free(users.p);
+    free(ts.p);
     return rc;
 }
 
 /* The event arrays, in batch order. */
 static int build_events(struct pst_row *const *rows, size_t n, struct pst_params *p)
 {
-    const char **col[7];
-    char (*ts)[24] = calloc(n ? n : 1, sizeof(*ts));
-    char **outs[7] = {&p->e_keys, &p->e_sessions, &p->e_turns, &p->e_ts, &p->e_types,
-                      &p->e_contents, &p->e_metas};
+    static const uint32_t oids[7] = {PST_OID_UUID, PST_OID_UUID, PST_OID_UUID, PST_OID_INT8,
+                                     PST_OID_TEXT, PST_OID_TEXT, PST_OID_TEXT};
+    static const size_t guess[7] = {16, 16, 16, 8, 16, 64, 16};
+    struct sbuf col[7] = {{0}};
     size_t ne = 0;
     int rc = SH_ENOMEM;
 
+    for (size_t i = 0; i < n; i++)
+        ne += rows[i]->state == PST_ROW_OK;
     for (int c = 0; c < 7; c++)
-        col[c] = calloc(n ? n : 1, sizeof(char *));
-    for (int c = 0; c < 7; c++)
-        if (!col[c])
+        if (arr_begin(&col[c], oids[c], ne, guess[c]))
             goto out;
-    if (!ts)
-        goto out;
     for (size_t i = 0; i < n; i++) {
         const struct pst_row *r = rows[i];
 
         if (r->state != PST_ROW_OK)
             continue;
-        snprintf(ts[ne], sizeof(ts[ne]), "%" PRId64, r->ts_ms);
-        col[0][ne] = r->key;
-        col[1][ne] = r->session_id;
-        col[2][ne] = r->turn_id[0] ? r->turn_id : NULL;
-        col[3][ne] = ts[ne];
-        col[4][ne] = r->type;
-        col[5][ne] = r->content;
-        col[6][ne] = r->meta;
-        ne++;
+        if (arr_uuid(&col[0], r->key) || arr_uuid(&col[1], r->session_id) ||
+            arr_uuid(&col[2], r->turn_id) || arr_int8(&col[3], r->ts_ms) ||
+            arr_text(&col[4], r->type) || arr_text(&col[5], r->content) ||
+            arr_text(&col[6], r->meta))
+            goto out;
     }
     for (int c = 0; c < 7; c++)
-        if (pst_array_literal(col[c], ne, outs[c]))
+        if (arr_end(&col[c], p, PST_E_KEYS + c))
             goto out;
     p->n_events = ne;
     rc = SH_OK;
 out:
     for (int c = 0; c < 7; c++)
-        free(col[c]);
-    free(ts);
+        free(col[c].p);
     return rc;
 }
 

@@ -52,15 +52,36 @@ void pst_row_poison(struct pst_row *row, const char *fmt, ...)
  * PST_ROW_DUP. Returns the number marked, or SH_ENOMEM. */
 int pst_rows_dedupe(struct pst_row *const *rows, size_t n);
 
-/* Array parameters (PostgreSQL array literals, owned) for the PST_ROW_OK rows of a batch. */
+/* The array parameters of a batch, in PostgreSQL's binary array format (parameter format 1,
+ * see array_recv): header (ndim, has-null flag, element type OID, then length and lower
+ * bound 1 per dimension), then per element a 4-byte length (-1 = NULL) and the element's
+ * binary form: uuid 16 bytes, int8 8 bytes big-endian, text its bytes. All integers are
+ * big-endian. The server then skips parsing and unescaping text array literals, and we
+ * skip building them. An empty array is ndim 0 with no dimension fields. */
+enum pst_param {
+    /* session upsert, one element per distinct session (sorted by id: a fixed lock order) */
+    PST_S_IDS,        /* uuid[] session ids */
+    PST_S_USERS,      /* text[] their first user id */
+    PST_S_TS,         /* int8[] earliest ts of the batch, ms since the epoch */
+    /* event insert, one element per row, in batch order */
+    PST_E_KEYS,       /* uuid[] event keys */
+    PST_E_SESSIONS,   /* uuid[] */
+    PST_E_TURNS,      /* uuid[], NULL elements for no turn */
+    PST_E_TS,         /* int8[] */
+    PST_E_TYPES,      /* text[] */
+    PST_E_CONTENTS,   /* text[] */
+    PST_E_METAS,      /* text[] (JSON text, cast to jsonb by the statement) */
+    PST_NPARAMS
+};
+
+#define PST_OID_INT8 20
+#define PST_OID_TEXT 25
+#define PST_OID_UUID 2950
+
 struct pst_params {
-    /* session upsert, one element per distinct session (sorted by id: a fixed lock order):
-     * uuid[] ids, text[] user ids, bigint[] earliest ts of the batch */
-    char *s_ids, *s_users, *s_ts;
+    char *val[PST_NPARAMS];   /* owned binary arrays */
+    int len[PST_NPARAMS];     /* their lengths in bytes */
     size_t n_sessions;
-    /* event insert, one element per row, in batch order: uuid[] keys, uuid[] sessions,
-     * uuid[] turns, bigint[] ts, text[] types, text[] contents, text[] metas */
-    char *e_keys, *e_sessions, *e_turns, *e_ts, *e_types, *e_contents, *e_metas;
     size_t n_events;
 };
 
@@ -72,12 +93,7 @@ struct pst_params {
 struct sh_map;
 int pst_params_build(struct pst_row *const *rows, size_t n, const struct sh_map *known,
                      struct pst_params *p);
-/* Release the literals and zero 'p'. NULL-safe. */
+/* Release the arrays and zero 'p'. NULL-safe. */
 void pst_params_free(struct pst_params *p);
-
-/* A PostgreSQL array literal of 'n' text elements ('items[i]' NULL = NULL element), every
- * element double-quoted with '"' and '\' escaped, e.g. {"a","b \"c\"",NULL}. '*out' is
- * malloc'd; the caller frees it. Returns 0 or SH_ENOMEM. */
-int pst_array_literal(const char *const *items, size_t n, char **out);
 
 #endif

@@ -9,11 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The parameters (batch.h) are all binary arrays; the casts in the statements give their
+ * types, which must match the element types the arrays carry. */
+static const int BINARY[PST_NPARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+_Static_assert(PST_NPARAMS == 10, "one format per parameter of SQL_BATCH");
+_Static_assert(PST_E_KEYS == 3 && PST_S_IDS == 0, "SQL_BATCH: sessions $1-$3, events $4-$10");
+
 /* Create missing sessions; an earlier event than the stored start moves the start back. */
 #define SESSIONS_UPSERT \
     "INSERT INTO session_metadata (session_id, user_id, start_time) " \
     "SELECT s, u, timestamptz 'epoch' + t * interval '1 millisecond' " \
-    "FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS x(s, u, t) " \
+    "FROM unnest($1::uuid[], $2::text[], $3::int8[]) AS x(s, u, t) " \
     "ON CONFLICT (session_id) DO UPDATE SET start_time = EXCLUDED.start_time " \
     "WHERE session_metadata.start_time IS NULL " \
     "OR session_metadata.start_time > EXCLUDED.start_time"
@@ -25,7 +31,7 @@ static const char SQL_SESSIONS[] = SESSIONS_UPSERT;
     "INSERT INTO event_log (event_key, session_id, turn_id, \"timestamp\", event_type, " \
     "content, meta) " \
     "SELECT k, s, t, timestamptz 'epoch' + ts * interval '1 millisecond', ty, c, m::jsonb " \
-    "FROM unnest(" K "::uuid[], " S "::uuid[], " T "::uuid[], " TS "::bigint[], " \
+    "FROM unnest(" K "::uuid[], " S "::uuid[], " T "::uuid[], " TS "::int8[], " \
     TY "::text[], " C "::text[], " M "::text[]) WITH ORDINALITY AS x(k, s, t, ts, ty, c, m, n) " \
     "ORDER BY n " \
     "ON CONFLICT (event_key) DO NOTHING " \
@@ -140,12 +146,11 @@ static int write_rows(struct sh_pg *pg, struct pst_row *const *rows, size_t n, i
         return rc;
     if (p.n_events == 0)
         goto out;
-    const char *sv[3] = {p.s_ids, p.s_users, p.s_ts};
-    if ((rc = sh_pg_exec(pg, SQL_SESSIONS, 3, sv, timeout_ms, NULL)))
+    if ((rc = sh_pg_exec_bin(pg, SQL_SESSIONS, 3, (const char *const *)&p.val[PST_S_IDS],
+                             &p.len[PST_S_IDS], BINARY, timeout_ms, NULL)))
         goto out;
-    const char *ev[7] = {p.e_keys, p.e_sessions, p.e_turns, p.e_ts, p.e_types, p.e_contents,
-                         p.e_metas};
-    if ((rc = sh_pg_exec(pg, SQL_EVENTS, 7, ev, timeout_ms, &res)))
+    if ((rc = sh_pg_exec_bin(pg, SQL_EVENTS, 7, (const char *const *)&p.val[PST_E_KEYS],
+                             &p.len[PST_E_KEYS], BINARY, timeout_ms, &res)))
         goto out;
     *inserted += (size_t)PQntuples(res);
     rc = mark_ends(pg, rows, n, res, timeout_ms);
@@ -211,12 +216,10 @@ static int write_single(struct sh_pg *pg, struct pst_row *const *rows, size_t n,
 
     if ((rc = pst_params_build(rows, n, known, &p)))
         return rc;
-    if (p.n_events > 0) {
-        const char *v[10] = {p.s_ids, p.s_users, p.s_ts, p.e_keys, p.e_sessions, p.e_turns,
-                             p.e_ts, p.e_types, p.e_contents, p.e_metas};
-        if ((rc = sh_pg_exec(pg, SQL_BATCH, 10, v, timeout_ms, &res)) == SH_OK)
-            *inserted = (size_t)PQntuples(res);
-    }
+    if (p.n_events > 0 &&
+        (rc = sh_pg_exec_bin(pg, SQL_BATCH, 10, (const char *const *)p.val, p.len, BINARY,
+                             timeout_ms, &res)) == SH_OK)
+        *inserted = (size_t)PQntuples(res);
     PQclear(res);
     pst_params_free(&p);
     return rc;

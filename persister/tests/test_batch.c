@@ -40,21 +40,6 @@ static int decode(const char *s, struct pst_row *r)
     return pst_row_decode(s, strlen(s), r);
 }
 
-static void test_array_literal(void **state)
-{
-    const char *items[] = {"plain", NULL, "", "say \"hi\"", "back\\slash", "{a,b}", "héllo"};
-    char *out = NULL;
-
-    (void)state;
-    assert_int_equal(pst_array_literal(items, 7, &out), 0);
-    assert_string_equal(out, "{\"plain\",NULL,\"\",\"say \\\"hi\\\"\",\"back\\\\slash\","
-                             "\"{a,b}\",\"héllo\"}");
-    free(out);
-    assert_int_equal(pst_array_literal(NULL, 0, &out), 0);
-    assert_string_equal(out, "{}");
-    free(out);
-}
-
 static void test_user_message_is_text(void **state)
 {
     struct pst_row r;
@@ -188,6 +173,68 @@ static void test_dedupe(void **state)
         pst_row_free(&rows[i]);
 }
 
+/* Render binary array parameter 'i' of 'p' (batch.h) as a text array literal, checking
+ * its header on the way: {"a",NULL,...}; uuids in lower case, int8 in decimal. */
+static const char *render(const struct pst_params *p, int i, uint32_t oid)
+{
+    static char out[8192];
+    const unsigned char *b = (const unsigned char *)p->val[i];
+    size_t at = 0, o = 0;
+    uint32_t ndim, hasnull, n = 0;
+    bool nulls = false;
+
+#define U32() (at += 4, (uint32_t)b[at - 4] << 24 | (uint32_t)b[at - 3] << 16 | \
+               (uint32_t)b[at - 2] << 8 | b[at - 1])
+    assert_non_null(b);
+    ndim = U32();
+    hasnull = U32();
+    assert_int_equal(U32(), oid);
+    assert_true(ndim <= 1);
+    if (ndim) {
+        n = U32();
+        assert_int_equal(U32(), 1);   /* lower bound */
+    }
+    o += (size_t)snprintf(out + o, sizeof(out) - o, "{");
+    for (uint32_t e = 0; e < n; e++) {
+        uint32_t len = U32();
+
+        if (e)
+            out[o++] = ',';
+        if (len == UINT32_MAX) {
+            nulls = true;
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "NULL");
+            continue;
+        }
+        out[o++] = '"';
+        if (oid == PST_OID_UUID) {
+            assert_int_equal(len, 16);
+            for (int k = 0; k < 16; k++)
+                o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%02x",
+                                      k == 4 || k == 6 || k == 8 || k == 10 ? "-" : "",
+                                      b[at + (size_t)k]);
+        } else if (oid == PST_OID_INT8) {
+            uint64_t v = 0;
+            assert_int_equal(len, 8);
+            for (int k = 0; k < 8; k++)
+                v = v << 8 | b[at + (size_t)k];
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "%lld", (long long)(int64_t)v);
+        } else {
+            for (uint32_t k = 0; k < len; k++) {
+                if (b[at + k] == '"' || b[at + k] == '\\')
+                    out[o++] = '\\';
+                out[o++] = (char)b[at + k];
+            }
+        }
+        out[o++] = '"';
+        at += len;
+    }
+#undef U32
+    o += (size_t)snprintf(out + o, sizeof(out) - o, "}");
+    assert_int_equal(hasnull, nulls ? 1 : 0);
+    assert_int_equal(at, (size_t)p->len[i]);   /* nothing left over */
+    return out;
+}
+
 static void test_params(void **state)
 {
     struct pst_row rows[4];
@@ -204,17 +251,19 @@ static void test_params(void **state)
     assert_int_equal(pst_params_build(p, 4, NULL, &prm), 0);
     /* Sessions: distinct, sorted by id, earliest ts. */
     assert_int_equal(prm.n_sessions, 2);
-    assert_string_equal(prm.s_ids, "{\"" SID_A "\",\"" SID_B "\"}");
-    assert_string_equal(prm.s_users, "{\"alice\",\"alice\"}");
-    assert_string_equal(prm.s_ts, "{\"200\",\"100\"}");
+    assert_string_equal(render(&prm, PST_S_IDS, PST_OID_UUID), "{\"" SID_A "\",\"" SID_B "\"}");
+    assert_string_equal(render(&prm, PST_S_USERS, PST_OID_TEXT), "{\"alice\",\"alice\"}");
+    assert_string_equal(render(&prm, PST_S_TS, PST_OID_INT8), "{\"200\",\"100\"}");
     /* Events: poison skipped, batch order kept, NULL turn and meta. */
     assert_int_equal(prm.n_events, 3);
-    assert_string_equal(prm.e_sessions, "{\"" SID_B "\",\"" SID_A "\",\"" SID_B "\"}");
-    assert_string_equal(prm.e_turns, "{\"" TID_1 "\",NULL,\"" TID_1 "\"}");
-    assert_string_equal(prm.e_ts, "{\"300\",\"200\",\"100\"}");
-    assert_string_equal(prm.e_types, "{\"user_message\",\"session_start\",\"ai_response\"}");
-    assert_string_equal(prm.e_contents, "{\"q \\\"x\\\"\",\"{}\",\"ok\"}");
-    assert_string_equal(prm.e_metas, "{NULL,NULL,NULL}");
+    assert_string_equal(render(&prm, PST_E_KEYS, PST_OID_UUID),
+                        "{\"" EID_1 "\",\"" EID_2 "\",\"0193a5c2-0000-7000-8000-000000000003\"}");
+    assert_string_equal(render(&prm, PST_E_SESSIONS, PST_OID_UUID), "{\"" SID_B "\",\"" SID_A "\",\"" SID_B "\"}");
+    assert_string_equal(render(&prm, PST_E_TURNS, PST_OID_UUID), "{\"" TID_1 "\",NULL,\"" TID_1 "\"}");
+    assert_string_equal(render(&prm, PST_E_TS, PST_OID_INT8), "{\"300\",\"200\",\"100\"}");
+    assert_string_equal(render(&prm, PST_E_TYPES, PST_OID_TEXT), "{\"user_message\",\"session_start\",\"ai_response\"}");
+    assert_string_equal(render(&prm, PST_E_CONTENTS, PST_OID_TEXT), "{\"q \\\"x\\\"\",\"{}\",\"ok\"}");
+    assert_string_equal(render(&prm, PST_E_METAS, PST_OID_TEXT), "{NULL,NULL,NULL}");
     pst_params_free(&prm);
     pst_params_free(&prm);   /* safe twice */
     /* Known sessions: A stored with start 200 (no earlier row here) is left out; B stored
@@ -225,19 +274,73 @@ static void test_params(void **state)
     assert_int_equal(sh_map_set(known, SID_B, (void *)(uintptr_t)150), 0);
     assert_int_equal(pst_params_build(p, 4, known, &prm), 0);
     assert_int_equal(prm.n_sessions, 1);
-    assert_string_equal(prm.s_ids, "{\"" SID_B "\"}");
-    assert_string_equal(prm.s_ts, "{\"100\"}");
+    assert_string_equal(render(&prm, PST_S_IDS, PST_OID_UUID), "{\"" SID_B "\"}");
+    assert_string_equal(render(&prm, PST_S_TS, PST_OID_INT8), "{\"100\"}");
     assert_int_equal(prm.n_events, 3);
     pst_params_free(&prm);
     /* B known with start 100: nothing left to upsert. */
     assert_int_equal(sh_map_set(known, SID_B, (void *)(uintptr_t)100), 0);
     assert_int_equal(pst_params_build(p, 4, known, &prm), 0);
     assert_int_equal(prm.n_sessions, 0);
-    assert_string_equal(prm.s_ids, "{}");
+    assert_string_equal(render(&prm, PST_S_IDS, PST_OID_UUID), "{}");
     pst_params_free(&prm);
     sh_map_destroy(known);
     for (int i = 0; i < 4; i++)
         pst_row_free(&rows[i]);
+}
+
+/* The exact bytes of array_recv's format for one row, upper-case hex ids included. */
+static void test_params_wire_bytes(void **state)
+{
+    struct pst_row row;
+    struct pst_row *p[1] = {&row};
+    struct pst_params prm;
+    static const unsigned char ts[] = {
+        0, 0, 0, 1,  0, 0, 0, 0,  0, 0, 0, 20,    /* ndim 1, no NULL, int8 */
+        0, 0, 0, 1,  0, 0, 0, 1,                  /* 1 element, lower bound 1 */
+        0, 0, 0, 8,  0, 0, 0x01, 0x9a, 0xb9, 0x37, 0x4b, 0x7b};   /* 1764044000123 */
+    static const unsigned char id[] = {
+        0, 0, 0, 1,  0, 0, 0, 0,  0, 0, 0x0b, 0x86,   /* uuid = 2950 */
+        0, 0, 0, 1,  0, 0, 0, 1,
+        0, 0, 0, 16, 0x01, 0x93, 0xa5, 0xc2, 0xab, 0xcd, 0x70, 0x00, 0x80, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0xff};
+    static const unsigned char turn[] = {
+        0, 0, 0, 1,  0, 0, 0, 1,  0, 0, 0x0b, 0x86,   /* has a NULL */
+        0, 0, 0, 1,  0, 0, 0, 1,
+        0xff, 0xff, 0xff, 0xff};
+    static const unsigned char type[] = {
+        0, 0, 0, 1,  0, 0, 0, 0,  0, 0, 0, 25,
+        0, 0, 0, 1,  0, 0, 0, 1,
+        0, 0, 0, 13, 's', 'e', 's', 's', 'i', 'o', 'n', '_', 's', 't', 'a', 'r', 't'};
+    static const unsigned char empty[] = {0, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0x0b, 0x86};
+
+    (void)state;
+    assert_int_equal(decode(env("0193A5C2-ABCD-7000-8000-0000000000FF", "session_start", SID_A,
+                                1764044000123, NULL, "{\"a\":\"\\\"\"}"), &row), 0);
+    assert_int_equal(pst_params_build(p, 1, NULL, &prm), 0);
+    assert_int_equal(prm.len[PST_E_TS], sizeof(ts));
+    assert_memory_equal(prm.val[PST_E_TS], ts, sizeof(ts));
+    assert_int_equal(prm.len[PST_E_KEYS], sizeof(id));
+    assert_memory_equal(prm.val[PST_E_KEYS], id, sizeof(id));
+    assert_int_equal(prm.len[PST_E_TURNS], sizeof(turn));
+    assert_memory_equal(prm.val[PST_E_TURNS], turn, sizeof(turn));
+    assert_int_equal(prm.len[PST_E_TYPES], sizeof(type));
+    assert_memory_equal(prm.val[PST_E_TYPES], type, sizeof(type));
+    /* Text goes as is: no quoting or escaping. */
+    static const char content[] = "{\"a\":\"\\\"\"}";   /* {"a":"\""} */
+    assert_int_equal(prm.len[PST_E_CONTENTS], 24 + sizeof(content) - 1);
+    assert_memory_equal(prm.val[PST_E_CONTENTS] + 24, content, sizeof(content) - 1);
+    pst_params_free(&prm);
+    /* No row to write: empty arrays, ndim 0. */
+    pst_row_poison(&row, "x");
+    assert_int_equal(pst_params_build(p, 1, NULL, &prm), 0);
+    assert_int_equal(prm.n_events, 0);
+    assert_int_equal(prm.len[PST_E_KEYS], sizeof(empty));
+    assert_memory_equal(prm.val[PST_E_KEYS], empty, sizeof(empty));
+    assert_int_equal(prm.len[PST_S_IDS], sizeof(empty));
+    assert_memory_equal(prm.val[PST_S_IDS], empty, sizeof(empty));
+    pst_params_free(&prm);
+    pst_row_free(&row);
 }
 
 static void test_dlq_record(void **state)
@@ -299,7 +402,6 @@ static void test_sqlstate_classes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_array_literal),
         cmocka_unit_test(test_user_message_is_text),
         cmocka_unit_test(test_interrupted_answer_keeps_marker),
         cmocka_unit_test(test_json_types_keep_payload),
@@ -307,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_poison),
         cmocka_unit_test(test_dedupe),
         cmocka_unit_test(test_params),
+        cmocka_unit_test(test_params_wire_bytes),
         cmocka_unit_test(test_dlq_record),
         cmocka_unit_test(test_sqlstate_classes),
     };
